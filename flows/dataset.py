@@ -1,0 +1,75 @@
+"""The dataset flow: ingest -> parse -> quarantine -> validate -> publish -> version."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from juice import dataset, versioning
+from juice.ingest import IngestResult, SimulatorSource, ingest
+from juice.params import BuildDatasetParams, load_params
+from juice.parsing import ParseResult
+from juice.settings import Settings
+from juice.validation import ValidationReport
+
+
+@task(cache_policy=NO_CACHE)
+def land(sources: list[str], settings: Settings) -> IngestResult:
+    return ingest(
+        sources,
+        settings.landing_dir,
+        SimulatorSource(settings.sim_rows, settings.sim_scenario, settings.sim_seed),
+        timeout=settings.http_timeout_seconds,
+        attempts=settings.http_attempts,
+    )
+
+
+@task(cache_policy=NO_CACHE, task_run_name="parse {export.name}")
+def parse(export: Path, staging: Path, params: BuildDatasetParams) -> ParseResult:
+    return dataset.parse_landed(export, staging, params)
+
+
+@task(cache_policy=NO_CACHE, task_run_name="validate {parsed.source}")
+def validate(parsed: ParseResult, params: BuildDatasetParams) -> ValidationReport:
+    return dataset.validate_parsed(parsed, params)
+
+
+@task(cache_policy=NO_CACHE)
+def publish(
+    batches: list[tuple[ParseResult, ValidationReport]], settings: Settings
+) -> dataset.BuildSummary:
+    return dataset.publish(batches, settings)
+
+
+@task(cache_policy=NO_CACHE)
+def version(settings: Settings) -> str:
+    return versioning.version_dataset(settings)
+
+
+@flow(name="build-dataset")
+def build_dataset(sources: list[str] | None = None, versioned: bool = True) -> dataset.BuildSummary:
+    """Builds the training dataset from the landing zone (after landing `sources`, if any)."""
+    settings = Settings()
+    params = load_params(settings.params_file).build_dataset
+    # Ingest
+    if sources:
+        land(sources, settings)
+    exports = dataset.landed_exports(settings)
+    # Parse, quarantine and validate each export
+    staging = dataset.staging_dir(settings) / uuid.uuid4().hex
+    try:
+        parsed = [parse(export, staging, params) for export in exports]
+        reports = [validate(batch, params) for batch in parsed]
+        # Publish the valid batches
+        summary = publish(list(zip(parsed, reports, strict=True)), settings)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    # Version with DVC
+    if versioned:
+        summary = replace(summary, dataset_version=version(settings))
+    return summary

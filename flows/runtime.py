@@ -1,0 +1,25 @@
+"""Process environment for the frameworks, set before any of them is imported."""
+
+from __future__ import annotations
+
+import os
+
+from juice.settings import Settings
+
+
+def prepare_environment(settings: Settings) -> None:
+    """Points Prefect, MLflow and friends at the workspace; explicit variables win."""
+    defaults = {
+        "PREFECT_HOME": str(settings.prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        "BENTOML_DO_NOT_TRACK": "true",
+        "BENTOML_HOME": str(settings.home / "bentoml"),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "GX_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    for name, value in defaults.items():
+        os.environ.setdefault(name, value)

@@ -1,0 +1,248 @@
+"""Parse analytics exports with polars: typed rows out, every broken line set aside with its reason.
+
+An export is read as raw lines (streaming, so memory does not grow with the file),
+split on commas and checked field by field against the schema. A line is accepted
+only if every rule holds; otherwise it goes to the quarantine file with the source,
+its line number, the reasons and the raw text. Nothing is dropped or repaired:
+accepted + quarantined = lines read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from juice.errors import JuiceError
+from juice.schema import (
+    AGE,
+    AGE_MAX,
+    AGE_MIN,
+    DATASET_SCHEMA,
+    FEATURES,
+    FLAVOURS,
+    LABEL,
+    LABEL_CODES,
+    LINE,
+    RAW_COLUMNS,
+    SEX,
+    SEX_CODES,
+    SOURCE,
+)
+
+RAW = "raw"
+REASON = "reason"
+QUARANTINE_COLUMNS = (SOURCE, LINE, REASON, RAW)
+LabelRule = Literal["required", "optional"]
+
+_SEPARATORS = "\x1f\x1e\x1d\x1c\x01"  # a line is read whole with a byte no export should hold
+_DIGITS = r"^[0-9]{1,9}$"  # nine digits keep every accepted value inside Int64
+
+
+class ParseError(JuiceError):
+    """The export cannot be read at all (missing, unreadable, empty)."""
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """What one export gave: counts add up to the data lines read."""
+
+    source: str
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    header: bool
+    accepted_path: Path
+    quarantine_path: Path
+
+
+def parse_export(
+    path: Path,
+    accepted_path: Path,
+    quarantine_path: Path,
+    *,
+    max_seconds: int,
+    label: LabelRule = "required",
+    source: str | None = None,
+) -> ParseResult:
+    """Parses one export into a typed Parquet file and a quarantine CSV.
+
+    Args:
+        path: the export (headerless CSV, or with a header row of the field names).
+        accepted_path: Parquet file for the accepted rows, typed as `DATASET_SCHEMA`.
+        quarantine_path: CSV file for the rejected lines (source, line, reason, raw).
+        max_seconds: seconds of one ad above this are absurd.
+        label: "required" for training data; "optional" for files to score, which
+            may omit the 26th field.
+        source: the name recorded with each row; the file name by default.
+    """
+    if not path.is_file():
+        raise ParseError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ParseError(f"{path}: the export is empty")
+    source = source or path.name
+    header = _has_header(path)
+    accepted_path.parent.mkdir(parents=True, exist_ok=True)
+    quarantine_path.parent.mkdir(parents=True, exist_ok=True)
+
+    for separator in _SEPARATORS:
+        try:
+            _run(
+                path, accepted_path, quarantine_path, separator, header, max_seconds, label, source
+            )
+            break
+        except pl.exceptions.ComputeError as error:
+            if "more fields" not in str(error):
+                raise ParseError(f"{path}: {error}") from error
+    else:  # pragma: no cover - a file holding every candidate separator byte
+        raise ParseError(f"{path}: cannot split the file into lines")
+
+    accepted = pl.scan_parquet(accepted_path).select(pl.len()).collect().item()
+    quarantined = pl.scan_csv(quarantine_path).select(pl.len()).collect().item()
+    return ParseResult(
+        source=source,
+        rows_read=accepted + quarantined,
+        rows_accepted=accepted,
+        rows_quarantined=quarantined,
+        header=header,
+        accepted_path=accepted_path,
+        quarantine_path=quarantine_path,
+    )
+
+
+def _has_header(path: Path) -> bool:
+    with path.open("rb") as stream:
+        first = stream.readline().decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    return first in (",".join(RAW_COLUMNS), ",".join(FEATURES))
+
+
+def _run(
+    path: Path,
+    accepted_path: Path,
+    quarantine_path: Path,
+    separator: str,
+    header: bool,
+    max_seconds: int,
+    label: LabelRule,
+    source: str,
+) -> None:
+    lines = pl.scan_csv(
+        path,
+        has_header=False,
+        separator=separator,
+        quote_char=None,
+        schema={RAW: pl.String},
+        encoding="utf8-lossy",
+        skip_lines=int(header),
+    ).with_row_index(LINE, offset=1 + int(header))
+    # Split each line once; the extra last field holds whatever follows a 26th comma.
+    fields = lines.with_columns(
+        pl.col(RAW).str.count_matches(",", literal=True).add(1).alias(_COUNT),
+        pl.col(RAW)
+        .str.splitn(",", len(RAW_COLUMNS) + 1)
+        .struct.rename_fields(_FIELDS)
+        .struct.unnest(),
+    ).with_columns(_integer(pl.col(_FIELDS[i])).alias(_VALUES[i]) for i in _NUMERIC)
+    rules = _rules(max_seconds, label)
+    bad = pl.any_horizontal([broken for broken, _ in rules])
+
+    accepted = fields.filter(~bad).select(_typed(source))
+    reasons = pl.concat_str(
+        [pl.when(broken).then(message) for broken, message in rules],
+        separator="; ",
+        ignore_nulls=True,
+    )
+    quarantined = fields.filter(bad).select(
+        pl.lit(source).alias(SOURCE),
+        pl.col(LINE).cast(pl.Int64),
+        reasons.alias(REASON),
+        pl.col(RAW),
+    )
+    pl.collect_all(
+        [
+            accepted.sink_parquet(accepted_path, lazy=True),
+            quarantined.sink_csv(quarantine_path, lazy=True),
+        ]
+    )
+
+
+_COUNT = "_count"
+_FIELDS = [f"_field{i}" for i in range(len(RAW_COLUMNS) + 1)]
+_VALUES = [f"_value{i}" for i in range(len(RAW_COLUMNS) + 1)]
+_NUMERIC = range(1, len(FEATURES))  # age and the flavours
+
+
+def _integer(text: pl.Expr) -> pl.Expr:
+    """The field as an integer, or null when it is not a short run of digits."""
+    return pl.when(text.str.contains(_DIGITS)).then(text.cast(pl.Int64, strict=False))
+
+
+def _rules(max_seconds: int, label: LabelRule) -> list[tuple[pl.Expr, pl.Expr]]:
+    """(condition that breaks a rule, reason) pairs; conditions are never null.
+
+    Reasons are only evaluated on the few broken lines, so they may be detailed.
+    """
+    raw = pl.col(RAW)
+    empty = raw.is_null()
+    garbled = raw.str.contains("\ufffd", literal=True).fill_null(False)
+    counts = (len(RAW_COLUMNS),) if label == "required" else (len(FEATURES), len(RAW_COLUMNS))
+    wrong_count = ~(empty | garbled) & ~pl.col(_COUNT).is_in(counts).fill_null(False)
+    # Field rules only make sense on a line of the right shape.
+    shaped = ~(empty | garbled | wrong_count)
+
+    def broken(condition: pl.Expr) -> pl.Expr:
+        return shaped & condition.fill_null(True)
+
+    rules = [
+        (empty, pl.lit("empty line")),
+        (garbled, pl.lit("not valid UTF-8 text")),
+        (
+            wrong_count,
+            pl.format(
+                "expected {} fields, found {}", pl.lit(" or ".join(map(str, counts))), _COUNT
+            ),
+        ),
+        (
+            broken(~pl.col(_FIELDS[0]).is_in(SEX_CODES)),
+            pl.lit(f"{SEX}: must be one of {'/'.join(SEX_CODES)}"),
+        ),
+        (
+            broken(~pl.col(_VALUES[1]).is_between(AGE_MIN, AGE_MAX)),
+            pl.lit(f"{AGE}: must be an integer between {AGE_MIN} and {AGE_MAX}"),
+        ),
+    ]
+    for position, flavour in enumerate(FLAVOURS, start=2):
+        text = pl.col(_FIELDS[position])
+        rules.append(
+            (
+                broken(pl.col(_VALUES[position]) > max_seconds),
+                pl.when(text.str.contains(r"^-[0-9]+$"))
+                .then(pl.lit(f"{flavour}: seconds must be >= 0"))
+                .when(text.str.contains(r"^[0-9]+$"))
+                .then(pl.lit(f"{flavour}: seconds must be <= {max_seconds}"))
+                .otherwise(pl.lit(f"{flavour}: seconds must be an integer")),
+            )
+        )
+    label_text = pl.col(_FIELDS[len(FEATURES)])
+    bad_label = ~label_text.is_in(list(LABEL_CODES))
+    if label == "optional":
+        bad_label = bad_label & label_text.is_not_null()
+    rules.append((broken(bad_label), pl.lit(f"{LABEL}: must be one of {'/'.join(LABEL_CODES)}")))
+    return rules
+
+
+def _typed(source: str) -> list[pl.Expr]:
+    label_text = pl.col(_FIELDS[len(FEATURES)])
+    return [
+        pl.col(_FIELDS[0]).cast(DATASET_SCHEMA[SEX]).alias(SEX),
+        pl.col(_VALUES[1]).cast(DATASET_SCHEMA[AGE]).alias(AGE),
+        *(
+            pl.col(_VALUES[i]).cast(DATASET_SCHEMA[flavour]).alias(flavour)
+            for i, flavour in enumerate(FLAVOURS, start=2)
+        ),
+        label_text.replace_strict(LABEL_CODES, default=None, return_dtype=pl.Boolean).alias(LABEL),
+        pl.lit(source).alias(SOURCE),
+        pl.col(LINE).cast(DATASET_SCHEMA[LINE]),
+    ]

@@ -1,0 +1,45 @@
+"""The one definition of an analytics export: fields, bounds, codes and dtypes."""
+
+from __future__ import annotations
+
+import polars as pl
+
+FLAVOURS: tuple[str, ...] = (
+    "apple", "aronia", "banana", "bearberry", "blackberry", "blackcurrant", "blueberry",
+    "cantaloupe", "citron", "clementine", "coconut", "guava", "lime", "lychee", "mango",
+    "orange", "peach", "plum", "quince", "raspberry", "redcurrant", "sambucus", "strawberries",
+)  # fmt: skip
+
+SEX = "sex"
+AGE = "age"
+LABEL = "purchased"
+LINE = "line"  # 1-based line number in the source export, kept for lineage
+SOURCE = "source"
+
+FEATURES: tuple[str, ...] = (SEX, AGE, *FLAVOURS)
+RAW_COLUMNS: tuple[str, ...] = (*FEATURES, LABEL)
+
+SEX_CODES: tuple[str, ...] = ("F", "M")
+LABEL_CODES: dict[str, bool] = {"Y": True, "N": False}
+
+AGE_MIN = 18
+AGE_MAX = 100
+SECONDS_MIN = 0
+DEFAULT_MAX_SECONDS = 3600  # an hour of one ad is already absurd; configurable per stage
+
+SexDtype = pl.Enum(list(SEX_CODES))
+
+# The typed form of an accepted row, as published in the dataset.
+DATASET_SCHEMA: dict[str, pl.DataType] = {
+    SEX: SexDtype,
+    AGE: pl.Int16,
+    **{flavour: pl.Int32 for flavour in FLAVOURS},
+    LABEL: pl.Boolean,
+    SOURCE: pl.String,
+    LINE: pl.Int64,
+}
+
+
+def feature_schema() -> dict[str, pl.DataType]:
+    """The typed columns a model reads, without label and lineage."""
+    return {name: DATASET_SCHEMA[name] for name in FEATURES}

@@ -1,0 +1,86 @@
+"""Runtime settings (environment, prefix JUICE_) and the workspace layout they imply."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_home() -> Path:
+    # An editable install runs from the checkout: its root is the workspace.
+    return PROJECT_ROOT if (PROJECT_ROOT / "pyproject.toml").exists() else Path.cwd()
+
+
+class Settings(BaseSettings):
+    """Everything a deployment may change, validated when read; a typo fails at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="JUICE_", extra="forbid", frozen=True)
+
+    home: Path = Field(default_factory=_default_home)
+    api_port: int = Field(3000, ge=1, le=65535)
+    ui_port: int = Field(7860, ge=1, le=65535)
+    prefect_port: int = Field(4200, ge=1, le=65535)
+    mlflow_port: int = Field(5000, ge=1, le=65535)
+    prometheus_port: int = Field(9090, ge=1, le=65535)
+    pushgateway_port: int = Field(9091, ge=1, le=65535)
+    api_url: str | None = None
+    api_token: SecretStr | None = None
+    mlflow_tracking_uri: str | None = None
+    dvc_remote: str | None = None
+    sim_rows: int = Field(20_000, ge=1)
+    sim_scenario: str = "stable"
+    sim_seed: int = Field(0, ge=0)
+    http_timeout_seconds: float = Field(30.0, gt=0)
+    http_attempts: int = Field(4, ge=1)
+
+    @field_validator("home")
+    @classmethod
+    def _absolute(cls, home: Path) -> Path:
+        return home.expanduser().resolve()
+
+    @cached_property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @cached_property
+    def landing_dir(self) -> Path:
+        """Raw exports exactly as received; files are never changed once landed."""
+        return self.data_dir / "landing"
+
+    @cached_property
+    def dataset_dir(self) -> Path:
+        """The published training dataset: one Parquet file per valid batch."""
+        return self.data_dir / "dataset"
+
+    @cached_property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @cached_property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @cached_property
+    def params_file(self) -> Path:
+        return self.home / "params.yaml"
+
+    @cached_property
+    def dvc_remote_url(self) -> str:
+        return self.dvc_remote or str(self.home / "dvc-remote")
+
+    @cached_property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @cached_property
+    def prefect_home(self) -> Path:
+        return self.home / ".prefect"
+
+    @cached_property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
