@@ -13,7 +13,8 @@ def prepare_environment(settings: Settings) -> None:
         "PREFECT_HOME": str(settings.prefect_home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
+        # Run logs go to the Prefect API (and UI); the terminal gets the command's own summary.
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
         "MLFLOW_TRACKING_URI": settings.tracking_uri,
         "BENTOML_DO_NOT_TRACK": "true",
         "BENTOML_HOME": str(settings.home / "bentoml"),
@@ -23,3 +24,4 @@ def prepare_environment(settings: Settings) -> None:
     }
     for name, value in defaults.items():
         os.environ.setdefault(name, value)
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)

@@ -39,8 +39,9 @@ def main() -> None:
         _fail(str(error))
     except ValidationError as error:
         first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or error.title
-        _fail(f"invalid setting {where}: {first['msg']}")
+        message = first["msg"].removeprefix("Value error, ")
+        where = ".".join(str(part) for part in first["loc"])
+        _fail(f"invalid setting {where}: {message}" if where else message)
     except Exception as error:  # pragma: no cover - the last line of defence
         if os.environ.get("JUICE_DEBUG"):
             raise
@@ -129,9 +130,14 @@ def ingest(
 @app.command("build-dataset")
 def build_dataset(
     version: Annotated[bool, typer.Option(help="Record and push the result with DVC.")] = True,
+    strict: Annotated[bool, typer.Option(help="Exit 1 if any export fails validation.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Flow: parse the landed exports, quarantine bad rows, validate, publish, version."""
+    """Flow: parse the landed exports, quarantine bad rows, validate, publish, version.
+
+    An export that fails validation is left out of the dataset and reported; it stays
+    in the landing zone.
+    """
     _settings()
     from flows.dataset import build_dataset as flow
 
@@ -150,6 +156,11 @@ def build_dataset(
     _emit(as_json, payload, lines)
     if summary.rejected:
         names = ", ".join(batch.export for batch in summary.rejected)
-        _fail(
-            f"{len(summary.rejected)} export(s) failed validation and were not published: {names}"
-        )
+        message = f"{len(summary.rejected)} export(s) failed validation, not published: {names}"
+        if strict:
+            _fail(message)
+        print(f"juice: warning: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -95,6 +95,7 @@ def publish(
     if not batches:
         raise JuiceError("the landing zone holds no export: run `juice ingest` first")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.home / ".juice").mkdir(exist_ok=True)
     with FileLock(settings.home / ".juice" / "publish.lock"):
         fresh = {name: settings.data_dir / f".{name}.new" for name in _OUTPUTS}
         for folder in fresh.values():

@@ -74,9 +74,13 @@ def land(stream: BinaryIO, name: str, landing_dir: Path) -> tuple[Path, bool]:
     """Copies a stream into the landing zone; returns its path and whether it is new."""
     digest = hashlib.sha256()
     with tempfile.NamedTemporaryFile(dir=landing_dir, prefix=".incoming-", delete=False) as tmp:
-        for chunk in iter(lambda: stream.read(_CHUNK), b""):
-            digest.update(chunk)
-            tmp.write(chunk)
+        try:
+            for chunk in iter(lambda: stream.read(_CHUNK), b""):
+                digest.update(chunk)
+                tmp.write(chunk)
+        except BaseException:
+            os.unlink(tmp.name)
+            raise
     short = digest.hexdigest()[:16]
     existing = next(landing_dir.glob(f"*-{short}.csv"), None)
     if existing is not None:
@@ -145,11 +149,15 @@ def _download(url: str, timeout: float, attempts: int) -> BinaryIO:
         reraise=True,
     )
     def fetch() -> BinaryIO:
-        spool = tempfile.TemporaryFile()
-        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
-            response.raise_for_status()
-            for chunk in response.iter_bytes(_CHUNK):
-                spool.write(chunk)
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it after landing
+        try:
+            with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
+                response.raise_for_status()
+                for chunk in response.iter_bytes(_CHUNK):
+                    spool.write(chunk)
+        except BaseException:
+            spool.close()
+            raise
         spool.seek(0)
         return spool
 

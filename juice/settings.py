@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_NOT_SETTINGS = {"JUICE_DEBUG"}  # read by the command line itself
 
 
 def _default_home() -> Path:
@@ -42,6 +44,16 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, home: Path) -> Path:
         return home.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _no_unknown_variables(self) -> Settings:
+        known = {f"JUICE_{name.upper()}" for name in type(self).model_fields} | _NOT_SETTINGS
+        unknown = sorted(
+            name for name in os.environ if name.startswith("JUICE_") and name not in known
+        )
+        if unknown:
+            raise ValueError(f"unknown setting {', '.join(unknown)} (a typo?)")
+        return self
 
     @cached_property
     def data_dir(self) -> Path:

@@ -1,0 +1,41 @@
+# One command each: `make run` sets up and runs the product, `make test` sets up and tests.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export BENTOML_DO_NOT_TRACK := true
+export GRADIO_ANALYTICS_ENABLED := False
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: help install run test lint format bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet --user --break-system-packages uv
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.synced  ## install Python 3.11 packages from uv.lock
+
+run: install  ## get data, build and validate the dataset
+	$(UV) run juice ingest
+	$(UV) run juice build-dataset
+
+test: install  ## run the whole test suite
+	$(UV) run pytest
+
+lint: install  ## ruff checks and formatting
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+format: install
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+bench: install  ## benchmarks (prints figures)
+	$(UV) run python benchmarks/etl.py
+
+clean:  ## remove the workspace state (keeps landed exports' DVC remote)
+	rm -rf .juice .prefect data/dataset data/quarantine data/reports data/build-dataset.json

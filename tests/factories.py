@@ -1,0 +1,32 @@
+"""Small builders of test data: raw export lines and simulated exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from juice.schema import RAW_COLUMNS
+from juice.simulator import simulate, write_export
+
+
+def export(path: Path, rows: int = 1000, seed: int = 0, scenario: str = "stable") -> Path:
+    """A simulated export on disk."""
+    return write_export(simulate(rows, seed, scenario), path)
+
+
+def append_lines(path: Path, *lines: str | bytes) -> None:
+    with path.open("ab") as stream:
+        for line in lines:
+            stream.write(line if isinstance(line, bytes) else line.encode())
+            stream.write(b"\n")
+
+
+def row(**overrides: str) -> str:
+    """One raw export line: a valid visit unless fields are overridden."""
+    values = {"sex": "M", "age": "30", "purchased": "N"} | overrides
+    return ",".join(values.get(name, "0") for name in RAW_COLUMNS)
+
+
+def read_quarantine(path: Path) -> pl.DataFrame:
+    return pl.read_csv(path, schema_overrides={"raw": pl.String})

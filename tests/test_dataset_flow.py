@@ -1,0 +1,80 @@
+"""The dataset flow end to end: a real Prefect server, real DVC with a local remote."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+import yaml
+from factories import append_lines, export, row
+
+from juice import versioning
+from juice.ingest import SimulatorSource, ingest
+from juice.schema import FLAVOURS
+from juice.simulator import simulate, write_export
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def landed(workspace, tmp_path):
+    """A good export with a few bad lines, and a corrupt one whose ads are all zero."""
+    good = export(tmp_path / "good.csv", rows=3000, seed=11)
+    append_lines(good, row(sex="X"), b"", row(apple="-1"))
+    corrupt = simulate(1000, 12).with_columns(pl.lit(0, pl.Int32).alias(f) for f in FLAVOURS)
+    write_export(corrupt, tmp_path / "corrupt.csv")
+    sim = SimulatorSource(rows=10, scenario="stable", seed=0)
+    ingest([str(good), str(tmp_path / "corrupt.csv")], workspace.landing_dir, sim)
+    return workspace
+
+
+def test_flow_publishes_valid_batches_and_versions_them(landed, prefect_harness):
+    from flows.dataset import build_dataset
+
+    summary = build_dataset()
+    settings = landed
+
+    assert (summary.rows_read, summary.rows_quarantined) == (4003, 3)
+    assert summary.rows_accepted == 4000 and summary.dataset_rows == 3000
+    assert not summary.valid
+    [rejected] = summary.rejected
+    assert rejected.export.startswith("corrupt-") and "ads_watched" in rejected.verdict
+
+    # Only the valid batch reaches the dataset; the corrupt export stays landed.
+    dataset = pl.read_parquet(settings.dataset_dir)
+    assert len(dataset) == 3000 and dataset["source"].str.starts_with("good-").all()
+    assert len(list(settings.landing_dir.glob("*.csv"))) == 2
+    reports = {
+        p.name.split("-")[0]: json.loads(p.read_text()) for p in settings.reports_dir.iterdir()
+    }
+    assert reports["good"]["success"] and not reports["corrupt"]["success"]
+    quarantine = pl.read_csv(next(settings.quarantine_dir.glob("good-*.csv")))
+    assert quarantine["line"].to_list() == [3001, 3002, 3003]
+
+    # DVC recorded the dataset and pushed it to the local remote.
+    assert summary.dataset_version == versioning.dataset_version(settings)
+    pushed = settings.home / "dvc-remote" / "files" / "md5"
+    version = summary.dataset_version
+    assert (pushed / version[:2] / f"{version[2:]}.dir").exists()
+    assert "up to date" in versioning.dvc(settings, "status")
+
+
+def test_dvc_repro_rebuilds_from_versioned_exports_and_params(landed, prefect_harness):
+    from flows.dataset import build_dataset
+
+    settings = landed
+    before = build_dataset()
+    # A stricter bound on seconds changes the stage's params: repro must rebuild.
+    params = yaml.safe_load(settings.params_file.read_text())
+    params["build_dataset"]["max_seconds"] = 60
+    settings.params_file.write_text(yaml.safe_dump(params))
+
+    output = versioning.reproduce(settings)
+
+    assert "Running stage 'build_dataset'" in output
+    after = json.loads((settings.data_dir / "build-dataset.json").read_text())
+    assert after["rows_quarantined"] > before.rows_quarantined
+    assert after["rows_read"] == before.rows_read
+    assert versioning.dataset_version(settings) != before.dataset_version
+    assert "Running stage" not in versioning.reproduce(settings)
