@@ -137,40 +137,48 @@ def _run(
         encoding="utf8-lossy",
         skip_lines=int(header),
     ).with_row_index(LINE, offset=1 + int(header))
-    # Split each line once; the extra last field holds whatever follows a 26th comma.
-    fields = lines.with_columns(
-        pl.col(RAW).str.count_matches(",", literal=True).add(1).alias(_COUNT),
-        pl.col(RAW)
-        .str.splitn(",", len(RAW_COLUMNS) + 1)
-        .struct.rename_fields(_FIELDS)
-        .struct.unnest(),
-    ).with_columns(_integer(pl.col(_FIELDS[i])).alias(_VALUES[i]) for i in _NUMERIC)
     rules = _rules(max_seconds, label)
     bad = pl.any_horizontal([broken for broken, _ in rules])
+    # One streaming pass over the export judges every line and keeps the raw text of
+    # the broken ones only. (A single query with two sinks would buffer the input:
+    # its memory grows with the file, as benchmarks/etl.py measured.)
+    staged = accepted_path.with_name(f".{accepted_path.name}.staged")
+    _split(lines).select(
+        *_typed(source), bad.alias(_BAD), pl.when(bad).then(pl.col(RAW)).alias(RAW)
+    ).sink_parquet(staged)
+    try:
+        judged = pl.scan_parquet(staged)
+        judged.filter(~pl.col(_BAD)).drop(_BAD, RAW).sink_parquet(accepted_path)
+        # Reasons are worked out again on the few broken lines only.
+        reasons = pl.concat_str(
+            [pl.when(broken).then(message) for broken, message in rules],
+            separator="; ",
+            ignore_nulls=True,
+        )
+        _split(judged.filter(pl.col(_BAD)).select(LINE, RAW)).select(
+            pl.lit(source).alias(SOURCE), pl.col(LINE), reasons.alias(REASON), pl.col(RAW)
+        ).sink_csv(quarantine_path)
+    finally:
+        staged.unlink(missing_ok=True)
 
-    accepted = fields.filter(~bad).select(_typed(source))
-    reasons = pl.concat_str(
-        [pl.when(broken).then(message) for broken, message in rules],
-        separator="; ",
-        ignore_nulls=True,
-    )
-    quarantined = fields.filter(bad).select(
-        pl.lit(source).alias(SOURCE),
-        pl.col(LINE).cast(pl.Int64),
-        reasons.alias(REASON),
-        pl.col(RAW),
-    )
-    pl.collect_all(
-        [
-            accepted.sink_parquet(accepted_path, lazy=True),
-            quarantined.sink_csv(quarantine_path, lazy=True),
-        ]
+
+def _split(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Adds the field count, each field's text and the numeric fields' integer values."""
+    return (
+        lines.with_columns(pl.col(RAW).str.split(",").alias(_LIST))
+        .with_columns(
+            pl.col(_LIST).list.len().alias(_COUNT),
+            *(pl.col(_LIST).list.get(i, null_on_oob=True).alias(f) for i, f in enumerate(_FIELDS)),
+        )
+        .with_columns(_integer(pl.col(_FIELDS[i])).alias(_VALUES[i]) for i in _NUMERIC)
     )
 
 
+_LIST = "_fields"
+_BAD = "_bad"
 _COUNT = "_count"
-_FIELDS = [f"_field{i}" for i in range(len(RAW_COLUMNS) + 1)]
-_VALUES = [f"_value{i}" for i in range(len(RAW_COLUMNS) + 1)]
+_FIELDS = [f"_field{i}" for i in range(len(RAW_COLUMNS))]
+_VALUES = [f"_value{i}" for i in range(len(RAW_COLUMNS))]
 _NUMERIC = range(1, len(FEATURES))  # age and the flavours
 
 
@@ -236,13 +244,23 @@ def _rules(max_seconds: int, label: LabelRule) -> list[tuple[pl.Expr, pl.Expr]]:
 def _typed(source: str) -> list[pl.Expr]:
     label_text = pl.col(_FIELDS[len(FEATURES)])
     return [
-        pl.col(_FIELDS[0]).cast(DATASET_SCHEMA[SEX]).alias(SEX),
-        pl.col(_VALUES[1]).cast(DATASET_SCHEMA[AGE]).alias(AGE),
+        pl.col(_FIELDS[0]).cast(DATASET_SCHEMA[SEX], strict=False).alias(SEX),
+        pl.col(_VALUES[1]).cast(DATASET_SCHEMA[AGE], strict=False).alias(AGE),
         *(
-            pl.col(_VALUES[i]).cast(DATASET_SCHEMA[flavour]).alias(flavour)
+            pl.col(_VALUES[i]).cast(DATASET_SCHEMA[flavour], strict=False).alias(flavour)
             for i, flavour in enumerate(FLAVOURS, start=2)
         ),
-        label_text.replace_strict(LABEL_CODES, default=None, return_dtype=pl.Boolean).alias(LABEL),
+        _label(label_text).alias(LABEL),
         pl.lit(source).alias(SOURCE),
         pl.col(LINE).cast(DATASET_SCHEMA[LINE]),
     ]
+
+
+def _label(text: pl.Expr) -> pl.Expr:
+    # when/then, not replace_strict: the latter keeps the whole column in memory when streaming.
+    codes = iter(LABEL_CODES.items())
+    code, value = next(codes)
+    label = pl.when(text == code).then(value)
+    for code, value in codes:
+        label = label.when(text == code).then(value)
+    return label
