@@ -162,9 +162,7 @@ def main() -> None:
         size_mb = make_export(rows).stat().st_size / 2**20
         fast, slow = measure("polars", rows), measure("pandas", rows)
         assert (fast["accepted"], fast["quarantined"]) == (slow["accepted"], slow["quarantined"])
-        print(
-            f"\n{rows:,} rows: {lines:,} lines, {fast['quarantined']:,} bad, {size_mb:.0f} MB"
-        )
+        print(f"\n{rows:,} rows: {lines:,} lines, {fast['quarantined']:,} bad, {size_mb:.0f} MB")
         for name, run in (("polars", fast), ("pandas", slow)):
             print(
                 f"  parse+quarantine {name}: {run['seconds']:6.2f} s"

@@ -39,7 +39,7 @@ def test_flow_publishes_valid_batches_and_versions_them(landed, prefect_harness)
     assert summary.rows_accepted == 4000 and summary.dataset_rows == 3000
     assert not summary.valid
     [rejected] = summary.rejected
-    assert rejected.export.startswith("corrupt-") and "ads_watched" in rejected.verdict
+    assert rejected.export.startswith("corrupt-") and "ads_per_visit" in rejected.verdict
 
     # Only the valid batch reaches the dataset; the corrupt export stays landed.
     dataset = pl.read_parquet(settings.dataset_dir)

@@ -41,19 +41,19 @@ def test_a_clean_batch_passes_every_expectation():
 def test_all_zero_ad_columns_fail_the_batch():
     report = check(batch().with_columns(pl.lit(0, pl.Int32).alias(f) for f in FLAVOURS))
     assert not report.success
-    assert ("expect_column_mean_to_be_between", "ads_watched") in failed(report)
+    assert ("expect_column_values_to_be_between", "ads_per_visit") in failed(report)
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.9])
 def test_an_implausible_purchase_rate_fails_the_batch(rate):
     frame = batch()
     frame = frame.with_columns((pl.int_range(pl.len()) < rate * len(frame)).alias("purchased"))
-    assert ("expect_column_mean_to_be_between", "purchased") in failed(check(frame))
+    assert ("expect_column_values_to_be_between", "purchase_rate") in failed(check(frame))
 
 
 def test_too_many_quarantined_lines_fail_the_batch():
     report = check(batch(), lines_read=1200)  # 200 of 1200 lines set aside
-    assert ("expect_table_row_count_to_be_between", None) in failed(report)
+    assert ("expect_column_values_to_be_between", "quarantine_share") in failed(report)
 
 
 def test_batch_checks_wait_for_enough_rows():
