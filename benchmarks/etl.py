@@ -63,9 +63,16 @@ def pandas_parse(path: Path, out: Path) -> dict:
     from juice.schema import AGE_MAX, AGE_MIN, FEATURES, FLAVOURS, RAW_COLUMNS
 
     lines = pd.read_csv(
-        path, sep="\x1f", header=None, names=["raw"], dtype=str, keep_default_na=False,
-        skip_blank_lines=False, quoting=csv.QUOTE_NONE, encoding_errors="replace",
-    )["raw"]  # fmt: skip
+        path,
+        sep="\x1f",
+        header=None,
+        names=["raw"],
+        dtype=str,
+        keep_default_na=False,
+        skip_blank_lines=False,
+        quoting=csv.QUOTE_NONE,
+        encoding_errors="replace",
+    )["raw"]
     lines.index = np.arange(1, len(lines) + 1)
     fields = lines.str.split(",", n=len(RAW_COLUMNS), expand=True)
     count = lines.str.count(",") + 1
@@ -119,11 +126,17 @@ def validate(path: Path, out: Path) -> dict:
     from juice.validation import validate_batch
 
     report = validate_batch(
-        pl.read_parquet(parsed.accepted_path), name="bench", lines_read=parsed.rows_read,
-        params=ValidationParams(), max_seconds=3600,
-    )  # fmt: skip
-    return {"import_seconds": imported - started, "success": report.success,
-            "validate_seconds": time.perf_counter() - imported}  # fmt: skip
+        pl.read_parquet(parsed.accepted_path),
+        name="bench",
+        lines_read=parsed.rows_read,
+        params=ValidationParams(),
+        max_seconds=3600,
+    )
+    return {
+        "import_seconds": imported - started,
+        "success": report.success,
+        "validate_seconds": time.perf_counter() - imported,
+    }
 
 
 STEPS = {"polars": polars_parse, "pandas": pandas_parse, "validate": validate}
@@ -143,8 +156,10 @@ def run_one(step: str, rows: int) -> None:
 def measure(step: str, rows: int) -> dict:
     done = subprocess.run(
         [sys.executable, __file__, "--one", step, "--rows", str(rows)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -16,6 +16,8 @@ def prepare_environment(settings: Settings) -> None:
         # Run logs go to the Prefect API (and UI); the terminal gets the command's own summary.
         "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
         "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        "MLFLOW_LOGGING_LEVEL": "ERROR",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "BENTOML_DO_NOT_TRACK": "true",
         "BENTOML_HOME": str(settings.home / "bentoml"),
         "GRADIO_ANALYTICS_ENABLED": "False",

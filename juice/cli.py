@@ -162,5 +162,96 @@ def build_dataset(
         print(f"juice: warning: {message}", file=sys.stderr)
 
 
+@app.command()
+def train(as_json: JsonOption = False) -> None:
+    """Flow: grid search, decision threshold, MLflow run, registry, champion/challenger gate."""
+    _settings()
+    from flows.training import train as flow
+    from juice.evaluation import SUMMARY_METRICS
+
+    outcome = flow()
+    metrics = {key: outcome.metrics[key] for key in SUMMARY_METRICS}
+    payload = {**asdict(outcome), "metrics": metrics, "all_metrics": outcome.metrics}
+    shown = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items())
+    _emit(
+        as_json,
+        payload,
+        [
+            f"registered model version {outcome.model_version} "
+            f"(dataset {outcome.dataset_version or 'unversioned'})",
+            f"test: {shown}; threshold {outcome.threshold:.4f}",
+            f"{'PROMOTED to champion' if outcome.promoted else 'not promoted'}: {outcome.reason}",
+            f"champion: {outcome.champion or 'none'}",
+        ],
+    )
+
+
+models_app = typer.Typer(help="The model registry.", no_args_is_help=False)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback(invoke_without_command=True)
+def models(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List registered versions with metrics and aliases."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from juice.registry import Registry
+
+    versions = Registry(_settings()).versions()
+    lines = [
+        f"v{v.version:<4} {v.status:<17} threshold {v.threshold or 0:.3f}  "
+        + "  ".join(f"{k} {x:.4f}" for k, x in v.metrics.items())
+        + (f"  [{', '.join(v.aliases)}]" if v.aliases else "")
+        for v in versions
+    ] or ["no registered model yet: run `juice train`"]
+    _emit(as_json, {"versions": [asdict(v) for v in versions]}, lines)
+
+
+@models_app.command()
+def promote(
+    version: Annotated[
+        str, typer.Argument(help="The version to serve (rollback or roll forward).")
+    ],
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "manual promotion",
+    as_json: JsonOption = False,
+) -> None:
+    """Make a version the champion."""
+    from juice.registry import Registry
+
+    previous = Registry(_settings()).promote(version.removeprefix("v"), reason, actor="cli")
+    _emit(
+        as_json,
+        {"champion": version.removeprefix("v"), "previous": previous, "reason": reason},
+        [f"champion is now v{version.removeprefix('v')} (was {previous or 'none'}): {reason}"],
+    )
+
+
+@app.command()
+def predict(
+    source: Annotated[Path, typer.Argument(help="An export, with or without label and header.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the scored CSV.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Score an export offline with the champion; bad rows are reported, not scored."""
+    from juice.params import load_params
+    from juice.registry import Registry
+    from juice.scoring import score_export
+
+    settings = _settings()
+    pipeline, card = Registry(settings).load()
+    result = score_export(
+        source,
+        out,
+        pipeline,
+        threshold=card.threshold,
+        model_version=card.version,
+        max_seconds=load_params(settings.params_file).build_dataset.max_seconds,
+    )
+    lines = [f"scored {result.rows_scored} rows with model v{card.version} -> {result.output}"]
+    if result.rows_rejected:
+        lines.append(f"rejected {result.rows_rejected} rows, with reasons: {result.rejected}")
+    _emit(as_json, asdict(result), lines)
+
+
 if __name__ == "__main__":
     main()

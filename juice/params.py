@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -36,8 +37,50 @@ class BuildDatasetParams(_Frozen):
     validation: ValidationParams = ValidationParams()
 
 
+class SplitParams(_Frozen):
+    validation_size: float = Field(0.2, gt=0, lt=0.5)
+    test_size: float = Field(0.2, gt=0, lt=0.5)
+    seed: int = 42
+
+
+GridValue = str | float | int | None
+
+
+class SearchParams(_Frozen):
+    scoring: Literal["average_precision", "roc_auc"] = "average_precision"
+    cv_folds: int = Field(3, ge=2)
+    n_jobs: int = -1
+    # Sub-grids over whole pipelines; keys: watch, age, scale, penalty, C, class_weight.
+    grid: list[dict[str, list[GridValue]]] = Field(
+        default_factory=lambda: [
+            {
+                "watch": ["seconds", "log", "watched", "log+watched"],
+                "C": [0.01, 1.0],
+                "class_weight": ["none", "balanced"],
+            }
+        ],
+        min_length=1,
+    )
+
+
+class GateParams(_Frozen):
+    metric: Literal["average_precision", "roc_auc"] = "average_precision"
+    margin: float = Field(0.01, ge=0)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    bootstrap: int = Field(200, ge=20)
+    seed: int = 7
+
+
+class TrainParams(_Frozen):
+    beta: float = Field(0.3, gt=0)
+    split: SplitParams = SplitParams()
+    search: SearchParams = SearchParams()
+    gate: GateParams = GateParams()
+
+
 class Params(_Frozen):
     build_dataset: BuildDatasetParams = BuildDatasetParams()
+    train: TrainParams = TrainParams()
 
 
 def load_params(path: Path) -> Params:

@@ -5,10 +5,30 @@ from __future__ import annotations
 import polars as pl
 
 FLAVOURS: tuple[str, ...] = (
-    "apple", "aronia", "banana", "bearberry", "blackberry", "blackcurrant", "blueberry",
-    "cantaloupe", "citron", "clementine", "coconut", "guava", "lime", "lychee", "mango",
-    "orange", "peach", "plum", "quince", "raspberry", "redcurrant", "sambucus", "strawberries",
-)  # fmt: skip
+    "apple",
+    "aronia",
+    "banana",
+    "bearberry",
+    "blackberry",
+    "blackcurrant",
+    "blueberry",
+    "cantaloupe",
+    "citron",
+    "clementine",
+    "coconut",
+    "guava",
+    "lime",
+    "lychee",
+    "mango",
+    "orange",
+    "peach",
+    "plum",
+    "quince",
+    "raspberry",
+    "redcurrant",
+    "sambucus",
+    "strawberries",
+)
 
 SEX = "sex"
 AGE = "age"

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     api_url: str | None = None
     api_token: SecretStr | None = None
     mlflow_tracking_uri: str | None = None
+    model_name: str = Field("poljuice", pattern=r"^[A-Za-z0-9_.-]+$")
     dvc_remote: str | None = None
     sim_rows: int = Field(20_000, ge=1)
     sim_scenario: str = "stable"

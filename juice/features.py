@@ -1,0 +1,76 @@
+"""Model inputs: visits as a numeric matrix, and the encodings of watch time the search compares."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from juice.schema import AGE, FLAVOURS, SEX
+
+FEMALE = "female"
+MODEL_COLUMNS: tuple[str, ...] = (FEMALE, AGE, *FLAVOURS)  # the matrix a model reads
+WATCH_ENCODINGS = ("seconds", "log", "watched", "log+watched", "seconds+watched")
+AGE_ENCODINGS = ("linear", "decades")
+_DECADES = np.arange(30, 100, 10)  # bins 18-29, 30-39, ..., 90-100
+
+
+def to_matrix(visits: pl.DataFrame) -> np.ndarray:
+    """Typed visits (schema dtypes) as float64 columns `MODEL_COLUMNS`."""
+    return visits.select(
+        (pl.col(SEX).cast(pl.String) == "F").cast(pl.Float64).alias(FEMALE),
+        pl.col(AGE).cast(pl.Float64),
+        pl.col(FLAVOURS).cast(pl.Float64),
+    ).to_numpy()
+
+
+class VisitFeatures(TransformerMixin, BaseEstimator):
+    """Turns `MODEL_COLUMNS` into model features.
+
+    Args:
+        watch: how seconds watched enter the model: raw "seconds", "log" (log1p of
+            seconds/10, diminishing returns), "watched" (0/1), or a "+" combination.
+        age: "linear" or "decades" (one indicator per decade, for a non-linear age effect).
+    """
+
+    def __init__(self, watch: str = "log+watched", age: str = "linear") -> None:
+        self.watch = watch
+        self.age = age
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> VisitFeatures:
+        if set(self.watch.split("+")) - {"seconds", "log", "watched"}:
+            raise ValueError(f"unknown watch encoding {self.watch!r}")
+        if self.age not in AGE_ENCODINGS:
+            raise ValueError(f"unknown age encoding {self.age!r}")
+        validate_data(self, X, reset=True)
+        if self.n_features_in_ != len(MODEL_COLUMNS):
+            raise ValueError(f"expected {len(MODEL_COLUMNS)} columns, got {self.n_features_in_}")
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "n_features_in_")
+        X = np.asarray(X, dtype=np.float64)  # no sklearn validation here: 1-row calls are hot
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"expected {self.n_features_in_} columns")
+        seconds = X[:, 2:]
+        parts = [X[:, :1]]
+        if self.age == "linear":
+            parts.append(X[:, 1:2])
+        else:
+            parts.append(X[:, 1:2] >= _DECADES)
+        for encoding in self.watch.split("+"):
+            if encoding == "seconds":
+                parts.append(seconds)
+            elif encoding == "log":
+                parts.append(np.log1p(seconds / 10.0))
+            else:
+                parts.append(seconds > 0)
+        return np.hstack(parts, dtype=np.float64)
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        names = [FEMALE]
+        names += [AGE] if self.age == "linear" else [f"age>={d}" for d in _DECADES]
+        for encoding in self.watch.split("+"):
+            names += [f"{flavour}:{encoding}" for flavour in FLAVOURS]
+        return np.asarray(names, dtype=object)

@@ -1,0 +1,87 @@
+"""Batch scoring: an export in, the same rows with probability and decision out."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from juice.features import to_matrix
+from juice.parsing import parse_export
+from juice.schema import FEATURES, LABEL, LINE, SEX
+
+PROBABILITY = "probability"
+WILL_BUY = "will_buy"
+
+
+@dataclass(frozen=True)
+class ScoringResult:
+    rows_scored: int
+    rows_rejected: int
+    output: str
+    rejected: str | None  # the rejected lines with their reasons, beside the output
+    model_version: str
+    threshold: float
+
+
+def score_visits(pipeline: Any, visits: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """The visits with `probability` and `will_buy` appended."""
+    probability = pipeline.predict_proba(to_matrix(visits))[:, 1] if len(visits) else []
+    return visits.with_columns(
+        pl.Series(PROBABILITY, probability, dtype=pl.Float64),
+    ).with_columns((pl.col(PROBABILITY) >= threshold).alias(WILL_BUY))
+
+
+def score_export(
+    source: Path,
+    output: Path,
+    pipeline: Any,
+    *,
+    threshold: float,
+    model_version: str,
+    max_seconds: int,
+) -> ScoringResult:
+    """Scores every valid row of an export (label optional, header optional).
+
+    Rows that break the contract are not scored; they are written, with line number
+    and reason, to `<output>.rejected.csv`.
+    """
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        parsed = parse_export(
+            source,
+            Path(tmp) / "accepted.parquet",
+            Path(tmp) / "rejected.csv",
+            max_seconds=max_seconds,
+            label="optional",
+            source=source.name,
+        )
+        visits = pl.read_parquet(parsed.accepted_path)
+        scored = score_visits(pipeline, visits, threshold)
+        _raw_form(scored).write_csv(output)
+        rejected = output.with_name(f"{output.name}.rejected.csv")
+        if parsed.rows_quarantined:
+            shutil.copyfile(parsed.quarantine_path, rejected)
+        else:
+            rejected.unlink(missing_ok=True)
+    return ScoringResult(
+        rows_scored=parsed.rows_accepted,
+        rows_rejected=parsed.rows_quarantined,
+        output=str(output),
+        rejected=str(rejected) if parsed.rows_quarantined else None,
+        model_version=model_version,
+        threshold=threshold,
+    )
+
+
+def _raw_form(scored: pl.DataFrame) -> pl.DataFrame:
+    """Back to the export's codes (M/F, Y/N), label kept only if the export had one."""
+    columns: list[pl.Expr] = [pl.col(SEX).cast(pl.String), *map(pl.col, FEATURES[1:])]
+    if scored[LABEL].is_not_null().any():
+        label = pl.when(pl.col(LABEL)).then(pl.lit("Y")).when(~pl.col(LABEL)).then(pl.lit("N"))
+        columns.append(label.alias(LABEL))
+    return scored.sort(LINE).select(*columns, pl.col(PROBABILITY).round(6), pl.col(WILL_BUY))
