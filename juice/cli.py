@@ -237,6 +237,8 @@ def predict(
     from juice.registry import Registry
     from juice.scoring import score_export
 
+    if not source.is_file():
+        raise JuiceError(f"{source}: no such file")
     settings = _settings()
     pipeline, card = Registry(settings).load()
     result = score_export(

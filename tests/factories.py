@@ -30,3 +30,24 @@ def row(**overrides: str) -> str:
 
 def read_quarantine(path: Path) -> pl.DataFrame:
     return pl.read_csv(path, schema_overrides={"raw": pl.String})
+
+
+def small_train_params(**grid):
+    """Training parameters with a grid small enough for tests."""
+    from juice.params import GateParams, SearchParams, TrainParams
+
+    grid = {"watch": ["log+watched", "watched"], "C": [1.0]} | grid
+    return TrainParams(
+        search=SearchParams(grid=[grid], cv_folds=2, n_jobs=1), gate=GateParams(bootstrap=50)
+    )
+
+
+def write_params(settings, **grid) -> None:
+    """A workspace params.yaml with the small training grid."""
+    import yaml
+
+    from juice.params import Params
+
+    params = Params(train=small_train_params(**grid))
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.params_file.write_text(yaml.safe_dump(params.model_dump()))

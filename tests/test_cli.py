@@ -98,3 +98,39 @@ def test_build_dataset_against_a_running_prefect_server(workspace, tmp_path, pre
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs()
     assert any(run.state.is_completed() for run in runs)
+
+
+@pytest.mark.e2e
+def test_train_models_promote_predict(workspace, tmp_path, prefect_harness):
+    from factories import write_params
+
+    env = {"PREFECT_API_URL": prefect_harness}
+    write_params(workspace)
+    from flows.dataset import build_dataset
+
+    source = export(tmp_path / "score.csv", rows=50, seed=4)
+    juice("ingest", str(export(tmp_path / "e.csv", rows=2500, seed=3)))
+    build_dataset(versioned=False)
+
+    trained = json.loads(juice("train", "--json", env=env).stdout)
+    assert trained["model_version"] == "1" and trained["promoted"] is True
+    assert set(trained["metrics"]) == {
+        "roc_auc",
+        "average_precision",
+        "precision",
+        "recall",
+        "fbeta",
+    }
+    assert 0 < trained["threshold"] < 1 and trained["reason"]
+
+    listed = json.loads(juice("models", "--json").stdout)["versions"]
+    assert [(v["version"], v["aliases"]) for v in listed] == [("1", ["champion"])]
+    assert listed[0]["threshold"] == pytest.approx(trained["threshold"])
+
+    done = juice("predict", str(source), "--out", str(tmp_path / "scored.csv"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) | {"output": None} == {
+        "rows_scored": 50, "rows_rejected": 0, "output": None, "rejected": None,
+        "model_version": "1", "threshold": trained["threshold"],
+    }  # fmt: skip
+    assert_one_line_error(juice("predict", "missing.csv", "--out", "o.csv"), "no such file")
