@@ -19,9 +19,10 @@ $(UV):
 
 install: .venv/.synced  ## install Python 3.11 packages from uv.lock
 
-run: install  ## get data, build and validate the dataset
+run: install  ## get data, build + validate + version the dataset, train a champion
 	$(UV) run juice ingest
 	$(UV) run juice build-dataset
+	$(UV) run juice train
 
 test: install  ## run the whole test suite
 	$(UV) run pytest
@@ -34,8 +35,9 @@ format: install
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
 
-bench: install  ## benchmarks (prints figures)
+bench: install  ## benchmarks (print figures; several minutes)
 	$(UV) run python benchmarks/etl.py
+	$(UV) run python benchmarks/training.py
 
 clean:  ## remove the workspace state (keeps landed exports' DVC remote)
 	rm -rf .juice .prefect data/dataset data/quarantine data/reports data/build-dataset.json

@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from juice.features import to_matrix
-from juice.parsing import parse_export
+from juice.parsing import REASON, parse_export
 from juice.schema import FEATURES, LABEL, LINE, SEX
 
 PROBABILITY = "probability"
@@ -26,6 +26,36 @@ class ScoringResult:
     rejected: str | None  # the rejected lines with their reasons, beside the output
     model_version: str
     threshold: float
+
+
+@dataclass(frozen=True)
+class UploadScoring:
+    """An uploaded export, scored whole or refused with the lines that break the format."""
+
+    scored: pl.DataFrame | None
+    problems: list[tuple[int, str]]  # (line, reason) of the first broken lines
+    lines_read: int
+    lines_broken: int
+
+
+def score_upload(
+    source: Path, pipeline: Any, *, threshold: float, max_seconds: int, show: int = 20
+) -> UploadScoring:
+    """Scores an upload all or nothing: one broken line refuses the whole file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        parsed = parse_export(
+            source,
+            Path(tmp) / "accepted.parquet",
+            Path(tmp) / "rejected.csv",
+            max_seconds=max_seconds,
+            label="optional",
+            source="upload",
+        )
+        if parsed.rows_quarantined:
+            broken = pl.read_csv(parsed.quarantine_path, n_rows=show, columns=[LINE, REASON])
+            return UploadScoring(None, broken.rows(), parsed.rows_read, parsed.rows_quarantined)
+        scored = score_visits(pipeline, pl.read_parquet(parsed.accepted_path), threshold)
+    return UploadScoring(scored, [], parsed.rows_read, 0)
 
 
 def score_visits(pipeline: Any, visits: pl.DataFrame, threshold: float) -> pl.DataFrame:
@@ -62,7 +92,7 @@ def score_export(
         )
         visits = pl.read_parquet(parsed.accepted_path)
         scored = score_visits(pipeline, visits, threshold)
-        _raw_form(scored).write_csv(output)
+        write_scored(scored, output)
         rejected = output.with_name(f"{output.name}.rejected.csv")
         if parsed.rows_quarantined:
             shutil.copyfile(parsed.quarantine_path, rejected)
@@ -76,6 +106,11 @@ def score_export(
         model_version=model_version,
         threshold=threshold,
     )
+
+
+def write_scored(scored: pl.DataFrame, path: Path | None = None) -> str | None:
+    """Scored visits as CSV in the export's codes: to `path`, or returned as text."""
+    return _raw_form(scored).write_csv(path)
 
 
 def _raw_form(scored: pl.DataFrame) -> pl.DataFrame:

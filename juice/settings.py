@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     prometheus_port: int = Field(9090, ge=1, le=65535)
     pushgateway_port: int = Field(9091, ge=1, le=65535)
     api_url: str | None = None
+    api_workers: int = Field(2, ge=1)
+    reload_seconds: float = Field(2.0, gt=0)  # how often the service checks for a new champion
     api_token: SecretStr | None = None
     mlflow_tracking_uri: str | None = None
     model_name: str = Field("poljuice", pattern=r"^[A-Za-z0-9_.-]+$")

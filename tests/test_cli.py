@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from factories import export
+from factories import export, write_params
 
 JUICE = [sys.executable, "-m", "juice.cli"]
 
@@ -101,13 +101,11 @@ def test_build_dataset_against_a_running_prefect_server(workspace, tmp_path, pre
 
 
 @pytest.mark.e2e
-def test_train_models_promote_predict(workspace, tmp_path, prefect_harness):
-    from factories import write_params
+def test_train_models_predict(workspace, tmp_path, prefect_harness):
+    from flows.dataset import build_dataset
 
     env = {"PREFECT_API_URL": prefect_harness}
     write_params(workspace)
-    from flows.dataset import build_dataset
-
     source = export(tmp_path / "score.csv", rows=50, seed=4)
     juice("ingest", str(export(tmp_path / "e.csv", rows=2500, seed=3)))
     build_dataset(versioned=False)

@@ -1,0 +1,223 @@
+"""BentoML service: the champion model over HTTP. Thin: the logic lives in `juice`.
+
+Routes: POST /predict (JSON, adaptive batching), POST /predict_csv (multipart `file`),
+GET|POST /model (the model card), and BentoML's /metrics, /healthz, /readyz, /docs.json.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import bentoml
+import numpy as np
+from prometheus_client import Counter, Gauge, Histogram
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from juice.api import EXAMPLE_VISIT, MAX_VISITS, Prediction, visit_model, visits_matrix
+from juice.features import to_matrix
+from juice.params import load_params
+from juice.parsing import ParseError
+from juice.schema import FLAVOURS
+from juice.scoring import PROBABILITY, WILL_BUY, score_upload, write_scored
+from juice.serving import Champion, PredictionLog, ServedModel
+from juice.settings import Settings
+
+SETTINGS = Settings()
+MAX_SECONDS = load_params(SETTINGS.params_file).build_dataset.max_seconds
+Visit = visit_model(MAX_SECONDS)
+EXAMPLE_INPUT = {"visits": [EXAMPLE_VISIT]}
+MAX_UPLOAD_BYTES = 200 * 2**20
+PROTECTED = ("/predict", "/predict_csv", "/model")
+
+# Ours, beside BentoML's request metrics; prometheus_client aggregates them across workers.
+PREDICTIONS = Counter("juice_predictions", "Visits scored, by decision", ["decision"])
+PROBABILITY_HISTOGRAM = Histogram(
+    "juice_predicted_probability",
+    "Predicted purchase probability",
+    buckets=[round(0.1 * i, 1) for i in range(1, 11)],
+)
+WATCHED = Counter("juice_ad_watched_visits", "Scored visits that watched each ad", ["flavour"])
+WATCH_SECONDS = Counter(
+    "juice_ad_watch_seconds", "Seconds watched per ad in scored visits", ["flavour"]
+)
+AGE = Histogram(
+    "juice_visitor_age", "Age of scored visitors", buckets=[25, 35, 45, 55, 65, 75, 100]
+)
+MODEL_INFO = Gauge(
+    "juice_model_info", "1 for the version a worker serves", ["version"], multiprocess_mode="max"
+)
+MODEL_SWAPS = Counter("juice_model_swaps", "Champion models loaded by the workers")
+
+
+class Guard:
+    """ASGI middleware for what BentoML does not do itself: the bearer token, GET /model,
+    content types, and well-formed uploads (a malformed multipart body would be a 500)."""
+
+    def __init__(self, app: Any, token: str | None = None) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] not in PROTECTED:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if self.token and request.headers.get("authorization") != f"Bearer {self.token}":
+            await _error(
+                401, "authorization", "a valid `Authorization: Bearer <token>` header is required"
+            )(scope, receive, send)
+            return
+        if scope["path"] == "/model":
+            if scope["method"] == "GET":  # the card is also a GET: BentoML routes are POST
+                scope = {
+                    **scope,
+                    "method": "POST",
+                    "headers": [(b"content-type", b"application/json")],
+                }
+                receive = _replay(b"{}")
+            await self.app(scope, receive, send)
+            return
+        content_type = request.headers.get("content-type", "")
+        expected = "application/json" if scope["path"] == "/predict" else "multipart/form-data"
+        if scope["method"] == "POST" and not content_type.startswith(expected):
+            await _error(415, "content-type", f"must be {expected}")(scope, receive, send)
+            return
+        if scope["path"] == "/predict_csv" and scope["method"] == "POST":
+            body = await request.body()
+            if len(body) > MAX_UPLOAD_BYTES:
+                await _error(413, "file", f"uploads are limited to {MAX_UPLOAD_BYTES} bytes")(
+                    scope, receive, send
+                )
+                return
+            try:
+                form = await Request(scope, _replay(body)).form()
+                valid = hasattr(form.get("file"), "read")
+                await form.close()
+            except Exception:  # noqa: BLE001 - any parse failure is the client's
+                valid = False
+            if not valid:
+                await _error(400, "file", "send the export as a multipart/form-data field `file`")(
+                    scope, receive, send
+                )
+                return
+            receive = _replay(body)
+        await self.app(scope, receive, send)
+
+
+def _replay(body: bytes) -> Any:
+    sent = False
+
+    async def receive() -> dict:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def _error(status: int, field: str, rule: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": f"{field}: {rule}", "detail": [{"loc": [field], "msg": rule}]}, status_code=status
+    )
+
+
+def _observe(matrix: np.ndarray, probability: np.ndarray, decision: np.ndarray) -> None:
+    buyers = int(decision.sum())
+    PREDICTIONS.labels("buy").inc(buyers)
+    PREDICTIONS.labels("no_buy").inc(len(decision) - buyers)
+    for value in probability:
+        PROBABILITY_HISTOGRAM.observe(value)
+    for value in matrix[:, 1]:
+        AGE.observe(value)
+    seconds = matrix[:, 2:]
+    watched, total = (seconds > 0).sum(axis=0), seconds.sum(axis=0)
+    for j, flavour in enumerate(FLAVOURS):
+        if watched[j]:
+            WATCHED.labels(flavour).inc(int(watched[j]))
+            WATCH_SECONDS.labels(flavour).inc(float(total[j]))
+
+
+def _announce(model: ServedModel) -> None:
+    for sample in MODEL_INFO.collect()[0].samples:
+        MODEL_INFO.labels(sample.labels["version"]).set(0)
+    MODEL_INFO.labels(model.card.version).set(1)
+    MODEL_SWAPS.inc()
+
+
+@bentoml.service(name="poljuice", workers=SETTINGS.api_workers, traffic={"timeout": 60})
+class PolJuice:
+    """Scores shop visits with the champion model; follows the registry's champion."""
+
+    def __init__(self) -> None:
+        self.champion = Champion(SETTINGS)
+        if self.champion.refresh():
+            _announce(self.champion.current)
+        self.champion.watch(SETTINGS.reload_seconds, on_change=_announce)
+        self.log = PredictionLog(SETTINGS.logs_dir / "predictions")
+
+    def __is_ready__(self) -> bool:
+        return self.champion.ready
+
+    @bentoml.api(batchable=True, max_batch_size=MAX_VISITS, max_latency_ms=100)
+    def predict(
+        self,
+        visits: Annotated[list[Visit], Field(min_length=1, max_length=MAX_VISITS)],  # type: ignore[valid-type]
+    ) -> list[Prediction]:
+        """Purchase probability and decision for each visit, in order."""
+        model = self.champion.current
+        matrix = visits_matrix(visits)
+        probability = model.probabilities(matrix)
+        decision = probability >= model.card.threshold
+        _observe(matrix, probability, decision)
+        self.log.record(matrix, probability, decision, model.card.version)
+        version, threshold = model.card.version, model.card.threshold
+        return [
+            Prediction(
+                probability=float(p), will_buy=bool(d), threshold=threshold, model_version=version
+            )
+            for p, d in zip(probability, decision, strict=True)
+        ]
+
+    @bentoml.api(route="/predict_csv")
+    def predict_csv(self, file: Path) -> str:
+        """An export (header and label optional) in; its rows with probability,will_buy out."""
+        model = self.champion.current
+        try:
+            upload = score_upload(
+                file, model.pipeline, threshold=model.card.threshold, max_seconds=MAX_SECONDS
+            )
+        except ParseError as error:
+            return _error(400, "file", str(error).split(": ", 1)[-1])
+        if upload.scored is None:
+            rule = f"{upload.lines_broken} of {upload.lines_read} lines break the export format"
+            detail = [{"loc": ["file", "line", line], "msg": why} for line, why in upload.problems]
+            return JSONResponse({"error": f"file: {rule}", "detail": detail}, status_code=400)
+        if upload.scored.height:
+            matrix = to_matrix(upload.scored)
+            probability = upload.scored[PROBABILITY].to_numpy()
+            decision = upload.scored[WILL_BUY].to_numpy()
+            _observe(matrix, probability, decision)
+            self.log.record(matrix, probability, decision, model.card.version)
+        return Response(
+            write_scored(upload.scored),
+            media_type="text/csv",
+            headers={"X-Model-Version": model.card.version},
+        )
+
+    @bentoml.api(route="/model")
+    def model(self) -> dict[str, Any]:
+        """The serving model's card: version, threshold, metrics, data version, effects."""
+        from dataclasses import asdict
+
+        return json.loads(json.dumps(asdict(self.champion.current.card)))
+
+
+PolJuice.add_asgi_middleware(
+    Guard, token=SETTINGS.api_token.get_secret_value() if SETTINGS.api_token else None
+)

@@ -1,0 +1,299 @@
+"""The BentoML service against a real `bentoml serve` on loopback."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import polars as pl
+import pytest
+from factories import small_train_params
+
+from juice.api import EXAMPLE_VISIT, MAX_VISITS, visit_model, visits_matrix
+from juice.gate import judge
+from juice.registry import Registry
+from juice.schema import FLAVOURS, RAW_COLUMNS
+from juice.settings import PROJECT_ROOT, Settings
+from juice.simulator import simulate, write_export
+from juice.training import train_model
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(home: Path, **env: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "bentoml"), "serve", "service:PolJuice",
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "JUICE_HOME": str(home), "BENTOML_HOME": str(home / "bentoml"),
+             "BENTOML_DO_NOT_TRACK": "true", "JUICE_RELOAD_SECONDS": "0.5", **env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError("bentoml serve exited")
+        time.sleep(0.5)
+    stop_server(process)
+    raise RuntimeError("bentoml serve did not become ready")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)  # the server and the workers it started
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Iterator[Path]:
+    """A workspace whose registry has a champion (v1), trained on simulated data."""
+    home = tmp_path_factory.mktemp("serving")
+    old = os.environ.get("JUICE_HOME")
+    os.environ["JUICE_HOME"] = str(home)
+    try:
+        trained = train_model(simulate(3000, seed=21), small_train_params())
+        registry = Registry(Settings())
+        card = registry.log_training(trained, {"dataset_version": "test"}, {})
+        decision = judge(
+            trained.split.y_test, trained.test_probability, None, small_train_params().gate
+        )
+        registry.promote(card.version, decision.reason)
+        yield home
+    finally:
+        if old is None:
+            os.environ.pop("JUICE_HOME", None)
+        else:
+            os.environ["JUICE_HOME"] = old
+
+
+@pytest.fixture(scope="module")
+def server(home) -> Iterator[str]:
+    process, url = start_server(home)
+    yield url
+    stop_server(process)
+
+
+def visits_json(rows: int, seed: int) -> list[dict]:
+    visits = simulate(rows, seed).drop("purchased", "true_probability")
+    return [
+        {k: (v if k != "sex" else str(v)) for k, v in row.items()}
+        for row in visits.iter_rows(named=True)
+    ]
+
+
+def test_probabilities_equal_the_registered_models(server, home):
+    visits = visits_json(50, seed=3)
+    answer = httpx.post(f"{server}/predict", json={"visits": visits}).json()
+    pipeline, card = Registry(Settings(home=home)).load("1")
+    expected = pipeline.predict_proba(visits_matrix([visit_model()(**v) for v in visits]))[:, 1]
+    np.testing.assert_allclose([a["probability"] for a in answer], expected, rtol=1e-12)
+    assert [a["will_buy"] for a in answer] == list(expected >= card.threshold)
+    assert {a["model_version"] for a in answer} == {"1"}
+
+
+def test_flavours_are_optional_and_the_example_input_works(server):
+    [answer] = httpx.post(f"{server}/predict", json={"visits": [{"sex": "M", "age": 30}]}).json()
+    assert 0 < answer["probability"] < 1
+    assert httpx.post(f"{server}/predict", json={"visits": [EXAMPLE_VISIT]}).status_code == 200
+
+
+def test_csv_upload_is_scored_like_json(server, tmp_path):
+    visits = simulate(40, seed=4)
+    path = write_export(visits, tmp_path / "e.csv", header=True)
+    response = httpx.post(
+        f"{server}/predict_csv", files={"file": ("e.csv", path.read_bytes(), "text/csv")}
+    )
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    scored = pl.read_csv(response.content)
+    assert scored.columns == [*RAW_COLUMNS, "probability", "will_buy"]
+    by_json = httpx.post(f"{server}/predict", json={"visits": visits_json(40, seed=4)}).json()
+    np.testing.assert_allclose(
+        scored["probability"], [a["probability"] for a in by_json], atol=1e-6
+    )
+
+
+def test_the_model_card_is_served_by_get_and_post(server):
+    card = httpx.get(f"{server}/model").json()
+    assert card == httpx.post(f"{server}/model").json()
+    assert card["version"] == "1" and card["dataset_version"] == "test"
+    assert {"threshold", "metrics", "trained_at", "effects"} <= set(card)
+    assert {effect["flavour"] for effect in card["effects"]} == set(FLAVOURS)
+
+
+def one(**changes):
+    return {"visits": [{"sex": "M", "age": 30} | changes]}
+
+
+BAD_JSON = {
+    "unknown field": (one(kiwi=3), "kiwi"),
+    "missing field": ({"visits": [{"age": 30}]}, "sex"),
+    "wrong type": (one(age="30"), "age"),
+    "float for an integer": (one(apple=1.5), "apple"),
+    "out of range": (one(age=17), "age"),
+    "negative seconds": (one(mango=-1), "mango"),
+    "absurd seconds": (one(mango=10**9), "mango"),
+    "bad sex": (one(sex="X"), "sex"),
+    "empty list": ({"visits": []}, "visits"),
+    "too many visits": ({"visits": [{"sex": "M", "age": 30}] * (MAX_VISITS + 1)}, "visits"),
+    "no visits key": ({"visitors": []}, "visits"),
+    "not an object": ([1, 2], ""),
+}
+
+
+@pytest.mark.parametrize("case", BAD_JSON)
+def test_bad_json_gets_a_400_naming_the_field(server, case):
+    body, field = BAD_JSON[case]
+    response = httpx.post(f"{server}/predict", json=body)
+    assert response.status_code == 400
+    payload = response.json()
+    assert payload["detail"] and field in json.dumps(payload["detail"][0]["loc"])
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status"),
+    [
+        (b'{"visits": [{"sex": "M", "age": 3', "application/json", 400),
+        (b'{"visits": [{"sex": "M", "age": NaN}]}', "application/json", 400),
+        (b"sex=M&age=30", "application/x-www-form-urlencoded", 415),
+    ],
+)
+def test_malformed_bodies_and_wrong_content_types_are_4xx(server, content, content_type, status):
+    response = httpx.post(
+        f"{server}/predict", content=content, headers={"content-type": content_type}
+    )
+    assert response.status_code == status and "detail" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("upload", "words"),
+    [
+        ({"files": {"file": ("e.csv", b"M,30,1,2\n")}}, "line"),
+        ({"files": {"file": ("e.csv", b"")}}, "empty"),
+        ({"files": {"other": ("e.csv", b"M,30\n")}}, "file"),
+        (
+            {
+                "content": b"--x\r\ngarbage",
+                "headers": {"content-type": "multipart/form-data; boundary=x"},
+            },
+            "file",
+        ),
+        ({"json": {"file": "M,30"}}, "content-type"),
+    ],
+)
+def test_bad_uploads_are_4xx_naming_the_rule(server, upload, words):
+    response = httpx.post(f"{server}/predict_csv", **upload)
+    assert 400 <= response.status_code < 500, response.text
+    assert words in response.text
+
+
+def test_one_bad_visit_never_fails_other_callers_in_the_batch(server):
+    good = {"visits": [{"sex": "F", "age": 40, "lime": 20}]}
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        futures = [pool.submit(httpx.post, f"{server}/predict", json=good) for _ in range(60)]
+        futures += [
+            pool.submit(httpx.post, f"{server}/predict", json=one(age=5)) for _ in range(10)
+        ]
+        statuses = [f.result().status_code for f in futures]
+    assert statuses == [200] * 60 + [400] * 10
+
+
+def test_metrics_and_prediction_log_follow_the_traffic(server, home):
+    before = _metric(server, "juice_predictions_total")
+    httpx.post(f"{server}/predict", json={"visits": visits_json(25, seed=9)})
+    text = httpx.get(f"{server}/metrics").text
+    assert _metric(server, "juice_predictions_total") == before + 25
+    for name in ("bentoml_service_request_total", "juice_predicted_probability_bucket",
+                 "juice_ad_watched_visits_total", 'juice_model_info{version="1"} 1.0'):  # fmt: skip
+        assert name in text
+    deadline = time.monotonic() + 10
+    logged = pl.DataFrame()
+    while time.monotonic() < deadline and logged.height < before + 25:
+        files = list((home / "logs" / "predictions").glob("*.csv"))
+        logged = pl.concat([pl.read_csv(f) for f in files]) if files else logged
+        time.sleep(0.2)
+    assert logged.height >= before + 25
+    assert {"request_id", "model_version", "probability", "will_buy", *FLAVOURS} <= set(
+        logged.columns
+    )
+
+
+def _metric(server: str, name: str) -> float:
+    lines = httpx.get(f"{server}/metrics").text.splitlines()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(name + "{"))
+
+
+def test_a_new_champion_is_served_without_dropping_requests(server, home):
+    registry = Registry(Settings(home=home))
+    trained = train_model(simulate(3000, seed=22), small_train_params(watch=["watched"]))
+    card = registry.log_training(trained, {"dataset_version": "test2"}, {})
+    seen, statuses = set(), []
+    deadline = time.monotonic() + 30
+    promoted = False
+    with httpx.Client() as client:
+        while time.monotonic() < deadline:
+            response = client.post(f"{server}/predict", json=one(lime=20))
+            statuses.append(response.status_code)
+            seen.add(response.json()[0]["model_version"])
+            if not promoted and len(statuses) > 20:
+                registry.promote(card.version, "test: roll forward")
+                promoted = True
+            if (
+                promoted
+                and client.get(f"{server}/model").json()["version"] == card.version
+                and len(seen) == 2
+            ):
+                # every worker must have switched: a run of answers from the new model only
+                recent = [
+                    client.post(f"{server}/predict", json=one()).json()[0]["model_version"]
+                    for _ in range(20)
+                ]
+                if set(recent) == {card.version}:
+                    break
+    assert set(statuses) == {200}
+    assert seen == {"1", card.version}
+    assert (
+        f'juice_model_info{{version="{card.version}"}} 1.0' in httpx.get(f"{server}/metrics").text
+    )
+    registry.promote("1", "test: roll back")
+
+
+def test_the_token_guards_prediction_and_model_routes(home):
+    process, url = start_server(home, JUICE_API_TOKEN="s3cret", JUICE_API_WORKERS="1")
+    try:
+        body = one()
+        assert httpx.post(f"{url}/predict", json=body).status_code == 401
+        assert (
+            httpx.post(
+                f"{url}/predict", json=body, headers={"Authorization": "Bearer nope"}
+            ).status_code
+            == 401
+        )
+        assert httpx.get(f"{url}/model").status_code == 401
+        ok = {"Authorization": "Bearer s3cret"}
+        assert httpx.post(f"{url}/predict", json=body, headers=ok).status_code == 200
+        assert httpx.get(f"{url}/model", headers=ok).status_code == 200
+        assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
+    finally:
+        stop_server(process)
