@@ -19,10 +19,11 @@ $(UV):
 
 install: .venv/.synced  ## install Python 3.11 packages from uv.lock
 
-run: install  ## get data, build + validate + version the dataset, train a champion
+run: install  ## get data, build + validate + version the dataset, train a champion, serve it
 	$(UV) run juice ingest
 	$(UV) run juice build-dataset
 	$(UV) run juice train
+	$(UV) run juice serve
 
 test: install  ## run the whole test suite
 	$(UV) run pytest

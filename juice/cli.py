@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -13,7 +14,7 @@ import typer
 from pydantic import ValidationError
 
 from juice.errors import JuiceError
-from juice.settings import Settings
+from juice.settings import PROJECT_ROOT, Settings
 
 app = typer.Typer(
     help="PolJuice purchase prediction: data, training, serving.",
@@ -253,6 +254,23 @@ def predict(
     if result.rows_rejected:
         lines.append(f"rejected {result.rows_rejected} rows, with reasons: {result.rejected}")
     _emit(as_json, asdict(result), lines)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port (default JUICE_API_PORT).")] = None,
+) -> None:
+    """Start the BentoML service with the champion model (foreground)."""
+    settings = _settings()
+    from juice.registry import Registry
+
+    if Registry(settings).champion_version() is None:
+        raise JuiceError("no champion model yet: run `juice train` first")
+    command = [str(Path(sys.executable).parent / "bentoml"), "serve", "service:PolJuice",
+               "--host", host, "--port", str(port or settings.api_port)]  # fmt: skip
+    print(f"serving the champion on http://{host}:{port or settings.api_port} (Ctrl+C stops)")
+    sys.exit(subprocess.call(command, cwd=PROJECT_ROOT))
 
 
 if __name__ == "__main__":

@@ -93,8 +93,9 @@ def parse_export(
                 path, accepted_path, quarantine_path, separator, header, max_seconds, label, source
             )
             break
-        except pl.exceptions.ComputeError as error:
-            if "more fields" not in str(error):
+        except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as error:
+            # The separator byte occurs in the file (as a second column): try the next one.
+            if "more fields" not in str(error) and "n_extra" not in str(error):
                 raise ParseError(f"{path}: {error}") from error
     else:  # pragma: no cover - a file holding every candidate separator byte
         raise ParseError(f"{path}: cannot split the file into lines")

@@ -112,9 +112,11 @@ def test_the_seconds_bound_is_configurable(tmp_path):
     assert (result.rows_accepted, result.rows_quarantined) == (1, 1)
 
 
-def test_a_line_holding_the_internal_separator_is_still_judged(tmp_path):
+@pytest.mark.parametrize("first", [True, False])
+def test_a_line_holding_the_internal_separator_is_still_judged(tmp_path, first):
     path = tmp_path / "e.csv"
-    append_lines(path, row(), row(age="3\x1f0"))
+    lines = [row(), row(age="3\x1f0")]
+    append_lines(path, *(lines[::-1] if first else lines))
     result = parse(path)
     assert (result.rows_accepted, result.rows_quarantined) == (1, 1)
 

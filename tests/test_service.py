@@ -297,3 +297,35 @@ def test_the_token_guards_prediction_and_model_routes(home):
         assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
     finally:
         stop_server(process)
+
+
+def test_schemathesis_finds_no_server_error_and_no_undocumented_response(server):
+    checks = ",".join(
+        ["not_a_server_error", "status_code_conformance", "content_type_conformance",
+         "response_schema_conformance", "response_headers_conformance", "unsupported_method"]
+    )  # fmt: skip
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "schemathesis"), "run", f"{server}/docs.json",
+         "--checks", checks, "--max-examples", "40", "--request-timeout", "10", "--seed", "1"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_bulk_histogram_updates_equal_one_observe_per_value():
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from service import _observe_many
+
+    registry = CollectorRegistry()
+    bulk = Histogram("bulk", "b", buckets=[0.1, 0.5, 1.0], registry=registry)
+    single = Histogram("single", "s", buckets=[0.1, 0.5, 1.0], registry=registry)
+    values = np.array([0.05, 0.1, 0.2, 0.6, 0.7, 1.0, 3.0])
+    _observe_many(bulk, values)
+    for value in values:
+        single.observe(value)
+    text = generate_latest(registry).decode()
+    samples = {line.split("_", 1)[1] for line in text.splitlines() if line.startswith("bulk_")}
+    assert samples == {
+        line.split("_", 1)[1] for line in text.splitlines() if line.startswith("single_")
+    }
