@@ -19,7 +19,7 @@ $(UV):
 
 install: .venv/.synced  ## install Python 3.11 packages from uv.lock
 
-run: install  ## get data, build + validate + version the dataset, train a champion, serve it
+run: install  ## get data, build + validate + version the dataset, train a champion, serve it (Ctrl+C stops)
 	$(UV) run juice ingest
 	$(UV) run juice build-dataset
 	$(UV) run juice train
@@ -37,8 +37,10 @@ format: install
 	$(UV) run ruff check --fix .
 
 bench: install  ## benchmarks (print figures; several minutes)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(UV) run python benchmarks/etl.py
 	$(UV) run python benchmarks/training.py
+	$(UV) run python benchmarks/serving.py
 
 clean:  ## remove the workspace state (keeps landed exports' DVC remote)
 	rm -rf .juice .prefect data/dataset data/quarantine data/reports data/build-dataset.json
