@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from juice.features import to_matrix
-from juice.parsing import REASON, parse_export
+from juice.parsing import REASON, ParseResult, parse_export
 from juice.schema import FEATURES, LABEL, LINE, SEX
 
 PROBABILITY = "probability"
@@ -43,19 +43,24 @@ def score_upload(
 ) -> UploadScoring:
     """Scores an upload all or nothing: one broken line refuses the whole file."""
     with tempfile.TemporaryDirectory() as tmp:
-        parsed = parse_export(
-            source,
-            Path(tmp) / "accepted.parquet",
-            Path(tmp) / "rejected.csv",
-            max_seconds=max_seconds,
-            label="optional",
-            source="upload",
-        )
+        parsed = _parse(source, Path(tmp), max_seconds, "upload")
         if parsed.rows_quarantined:
             broken = pl.read_csv(parsed.quarantine_path, n_rows=show, columns=[LINE, REASON])
             return UploadScoring(None, broken.rows(), parsed.rows_read, parsed.rows_quarantined)
         scored = score_visits(pipeline, pl.read_parquet(parsed.accepted_path), threshold)
     return UploadScoring(scored, [], parsed.rows_read, 0)
+
+
+def _parse(source: Path, folder: Path, max_seconds: int, name: str) -> ParseResult:
+    """Parses a file to score: the label (field 26) is optional."""
+    return parse_export(
+        source,
+        folder / "accepted.parquet",
+        folder / "rejected.csv",
+        max_seconds=max_seconds,
+        label="optional",
+        source=name,
+    )
 
 
 def score_visits(pipeline: Any, visits: pl.DataFrame, threshold: float) -> pl.DataFrame:
@@ -82,14 +87,7 @@ def score_export(
     """
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        parsed = parse_export(
-            source,
-            Path(tmp) / "accepted.parquet",
-            Path(tmp) / "rejected.csv",
-            max_seconds=max_seconds,
-            label="optional",
-            source=source.name,
-        )
+        parsed = _parse(source, Path(tmp), max_seconds, source.name)
         visits = pl.read_parquet(parsed.accepted_path)
         scored = score_visits(pipeline, visits, threshold)
         write_scored(scored, output)
