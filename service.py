@@ -22,6 +22,7 @@ from juice.api import (
     MAX_VISITS,
     Prediction,
     complete_openapi,
+    predictions,
     visit_model,
     visits_matrix,
 )
@@ -217,13 +218,7 @@ class PolJuice:
         decision = probability >= model.card.threshold
         _observe(matrix, probability, decision)
         self.log.record(matrix, probability, decision, model.card.version)
-        version, threshold = model.card.version, model.card.threshold
-        return [
-            Prediction(
-                probability=float(p), will_buy=bool(d), threshold=threshold, model_version=version
-            )
-            for p, d in zip(probability, decision, strict=True)
-        ]
+        return predictions(probability, decision, model.card.threshold, model.card.version)
 
     @bentoml.api(route="/predict_csv")
     def predict_csv(self, file: Path) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from operator import attrgetter
+from functools import cache
+from itertools import chain, islice
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
+from juice.features import MODEL_COLUMNS
 from juice.schema import (
     AGE,
     AGE_MAX,
@@ -54,15 +56,37 @@ class Prediction(BaseModel):
     model_version: str
 
 
-_NUMBERS = attrgetter(AGE, *FLAVOURS)
-
-
 def visits_matrix(visits: list[BaseModel]) -> np.ndarray:
-    """Visits as the model matrix (female, age, seconds per flavour), without pandas."""
-    return np.array(
-        [(visit.sex == "F", *_NUMBERS(visit)) for visit in visits],  # type: ignore[attr-defined]
+    """Visits as the model matrix (female, age, seconds per flavour), without pandas.
+
+    Reads each visit's fields in the Visit model's order, which is `MODEL_COLUMNS`' order.
+    """
+    count = len(visits)
+    fields = [visit.__dict__ for visit in visits]
+    numbers = np.fromiter(
+        chain.from_iterable(islice(values.values(), 1, None) for values in fields),
         dtype=np.float64,
+        count=count * (len(MODEL_COLUMNS) - 1),
+    ).reshape(count, len(MODEL_COLUMNS) - 1)
+    female = np.fromiter((values[SEX] == "F" for values in fields), dtype=np.float64, count=count)
+    return np.column_stack([female, numbers])
+
+
+def predictions(
+    probability: np.ndarray, decision: np.ndarray, threshold: float, version: str
+) -> list[Prediction]:
+    """One Prediction per visit (validated in one pydantic-core call, not 1,000)."""
+    return _predictions_adapter().validate_python(
+        [
+            {"probability": p, "will_buy": d, "threshold": threshold, "model_version": version}
+            for p, d in zip(probability.tolist(), decision.tolist(), strict=True)
+        ]
     )
+
+
+@cache
+def _predictions_adapter() -> TypeAdapter[list[Prediction]]:
+    return TypeAdapter(list[Prediction])
 
 
 EXAMPLE_VISIT: dict[str, Any] = {

@@ -82,15 +82,18 @@ class Champion:
 
 
 class PredictionLog:
-    """Appends each scored visit as a CSV row to logs/predictions/<pid>.csv.
+    """Keeps every scored visit: Parquet files in logs/predictions/, one per worker and flush.
 
-    The request thread only enqueues arrays; a background thread formats and writes
-    them with polars, so logging costs the hot path a queue put.
+    The request thread only enqueues arrays; a background thread gathers them and writes
+    a file every `every_seconds` (or `max_rows`), so logging costs the hot path a queue
+    put and the machine one columnar write per few seconds.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, every_seconds: float = 2.0, max_rows: int = 200_000) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"{os.getpid()}.csv"
+        self.folder = folder
+        self.every_seconds = every_seconds
+        self.max_rows = max_rows
         self._queue: queue.Queue[tuple[Any, ...]] = queue.Queue()
         threading.Thread(target=self._write, name="prediction-log", daemon=True).start()
 
@@ -102,25 +105,37 @@ class PredictionLog:
         self._queue.put((datetime.now(UTC), request_id, version, matrix, probability, decision))
         return request_id
 
-    def flush(self) -> None:
-        """Waits until everything queued so far is on disk."""
-        self._queue.join()
-
     def _write(self) -> None:
+        pending: list[tuple[Any, ...]] = []
+        rows, last = 0, time.monotonic()
+        while True:
+            try:
+                item = self._queue.get(timeout=self.every_seconds)
+                pending.append(item)
+                rows += len(item[3])
+            except queue.Empty:
+                pass
+            due = time.monotonic() - last >= self.every_seconds or rows >= self.max_rows
+            if pending and due:
+                self._flush(pending)
+                pending, rows = [], 0
+            if due:
+                last = time.monotonic()
+
+    def _flush(self, batches: list[tuple[Any, ...]]) -> None:
         import polars as pl
 
-        while True:
-            when, request_id, version, matrix, probability, decision = self._queue.get()
-            try:
-                rows = pl.DataFrame(matrix, schema=list(MODEL_COLUMNS)).with_columns(
-                    pl.lit(when).alias("time"),
-                    pl.lit(request_id).alias("request_id"),
-                    pl.lit(version).alias("model_version"),
-                    pl.Series("probability", probability),
-                    pl.Series("will_buy", decision),
-                )
-                header = not self.path.exists()
-                with self.path.open("ab") as out:
-                    rows.write_csv(out, include_header=header)
-            finally:
-                self._queue.task_done()
+        sizes = [len(batch[3]) for batch in batches]
+        frame = pl.DataFrame(
+            np.concatenate([batch[3] for batch in batches]).astype(np.int32),
+            schema=list(MODEL_COLUMNS),
+        ).with_columns(
+            pl.Series("time", np.repeat([batch[0] for batch in batches], sizes)),
+            pl.Series("request_id", np.repeat([batch[1] for batch in batches], sizes)),
+            pl.Series("model_version", np.repeat([batch[2] for batch in batches], sizes)),
+            pl.Series("probability", np.concatenate([batch[4] for batch in batches])),
+            pl.Series("will_buy", np.concatenate([batch[5] for batch in batches])),
+        )
+        name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}.parquet"
+        frame.write_parquet(self.folder / f".{name}")
+        (self.folder / f".{name}").rename(self.folder / name)  # readers never see half a file

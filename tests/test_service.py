@@ -227,14 +227,14 @@ def test_metrics_and_prediction_log_follow_the_traffic(server, home):
     for name in ("bentoml_service_request_total", "juice_predicted_probability_bucket",
                  "juice_ad_watched_visits_total", 'juice_model_info{version="1"} 1.0'):  # fmt: skip
         assert name in text
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
     logged = pl.DataFrame()
     while time.monotonic() < deadline and logged.height < before + 25:
-        files = list((home / "logs" / "predictions").glob("*.csv"))
-        logged = pl.concat([pl.read_csv(f) for f in files]) if files else logged
-        time.sleep(0.2)
+        files = list((home / "logs" / "predictions").glob("*.parquet"))
+        logged = pl.read_parquet(files) if files else logged
+        time.sleep(0.5)
     assert logged.height >= before + 25
-    assert {"request_id", "model_version", "probability", "will_buy", *FLAVOURS} <= set(
+    assert {"time", "request_id", "model_version", "probability", "will_buy", *FLAVOURS} <= set(
         logged.columns
     )
 

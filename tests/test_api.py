@@ -1,0 +1,63 @@
+"""The API models: bounds from the schema, the model matrix, the completed OpenAPI document."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from juice.api import complete_openapi, predictions, visit_model, visits_matrix
+from juice.features import to_matrix
+from juice.simulator import simulate
+
+
+def test_visits_matrix_equals_the_training_matrix():
+    frame = simulate(30, seed=6).drop("purchased", "true_probability")
+    Visit = visit_model()
+    visits = [
+        Visit(**{k: str(v) if k == "sex" else v for k, v in row.items()})
+        for row in frame.iter_rows(named=True)
+    ]
+    np.testing.assert_array_equal(visits_matrix(visits), to_matrix(frame))
+
+
+@pytest.mark.parametrize(
+    "visit",
+    [
+        {"sex": "M"},
+        {"sex": "M", "age": 101},
+        {"sex": "M", "age": 30, "apple": 61},
+        {"sex": "M", "age": True},
+    ],
+)
+def test_visit_bounds_come_from_the_schema_and_params(visit):
+    with pytest.raises(ValidationError):
+        visit_model(max_seconds=60).model_validate(visit)
+
+
+def test_predictions_keep_order_and_types():
+    out = predictions(np.array([0.2, 0.9]), np.array([False, True]), 0.5, "3")
+    assert [(p.probability, p.will_buy, p.model_version) for p in out] == [
+        (0.2, False, "3"),
+        (0.9, True, "3"),
+    ]
+
+
+def test_openapi_document_is_completed():
+    error = {
+        "type": "object",
+        "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+    }
+    post = {"responses": {"200": {}}, "requestBody": {}, "operationId": "m"}
+    document = {
+        "components": {"schemas": {"InvalidArgument": error}},
+        "paths": {"/model": {"post": post}, "/predict": {"post": {"responses": {}}},
+                  "/predict_csv": {"post": {"responses": {}}}},
+    }  # fmt: skip
+    done = complete_openapi(document)
+    assert (
+        done["components"]["schemas"]["InvalidArgument"]["properties"]["detail"]["type"] == "array"
+    )
+    assert "get" in done["paths"]["/model"] and "requestBody" not in done["paths"]["/model"]["get"]
+    assert {"401", "415"} <= set(done["paths"]["/predict"]["post"]["responses"])
+    assert "text/csv" in done["paths"]["/predict_csv"]["post"]["responses"]["200"]["content"]
