@@ -3,6 +3,7 @@ and a prediction log the drift check can read."""
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -117,7 +118,10 @@ class PredictionLog:
                 pass
             due = time.monotonic() - last >= self.every_seconds or rows >= self.max_rows
             if pending and due:
-                self._flush(pending)
+                try:
+                    self._flush(pending)
+                except Exception:  # a full disk must not stop serving; say so and go on
+                    logging.getLogger(__name__).exception("prediction log: could not write")
                 pending, rows = [], 0
             if due:
                 last = time.monotonic()
@@ -125,14 +129,15 @@ class PredictionLog:
     def _flush(self, batches: list[tuple[Any, ...]]) -> None:
         import polars as pl
 
-        sizes = [len(batch[3]) for batch in batches]
+        # Each call's time, request id and version, repeated over its visits.
+        owner = np.repeat(np.arange(len(batches)), [len(batch[3]) for batch in batches])
         frame = pl.DataFrame(
             np.concatenate([batch[3] for batch in batches]).astype(np.int32),
             schema=list(MODEL_COLUMNS),
         ).with_columns(
-            pl.Series("time", np.repeat([batch[0] for batch in batches], sizes)),
-            pl.Series("request_id", np.repeat([batch[1] for batch in batches], sizes)),
-            pl.Series("model_version", np.repeat([batch[2] for batch in batches], sizes)),
+            pl.Series("time", [batch[0] for batch in batches]).gather(owner),
+            pl.Series("request_id", [batch[1] for batch in batches]).gather(owner),
+            pl.Series("model_version", [batch[2] for batch in batches]).gather(owner),
             pl.Series("probability", np.concatenate([batch[4] for batch in batches])),
             pl.Series("will_buy", np.concatenate([batch[5] for batch in batches])),
         )

@@ -61,3 +61,28 @@ def test_openapi_document_is_completed():
     assert "get" in done["paths"]["/model"] and "requestBody" not in done["paths"]["/model"]["get"]
     assert {"401", "415"} <= set(done["paths"]["/predict"]["post"]["responses"])
     assert "text/csv" in done["paths"]["/predict_csv"]["post"]["responses"]["200"]["content"]
+
+
+def test_prediction_log_writes_every_visit_with_its_call(tmp_path):
+    import time
+
+    import polars as pl
+
+    from juice.features import MODEL_COLUMNS
+    from juice.serving import PredictionLog
+
+    log = PredictionLog(tmp_path, every_seconds=0.2)
+    first = log.record(
+        np.ones((3, 25)), np.array([0.1, 0.2, 0.9]), np.array([False, False, True]), "1"
+    )
+    second = log.record(np.zeros((2, 25)), np.array([0.3, 0.4]), np.array([False, False]), "2")
+    deadline = time.monotonic() + 10
+    logged = pl.DataFrame()
+    while time.monotonic() < deadline and logged.height < 5:
+        time.sleep(0.1)
+        files = sorted(tmp_path.glob("*.parquet"))
+        logged = pl.read_parquet(files) if files else logged
+    assert logged.height == 5 and set(MODEL_COLUMNS) <= set(logged.columns)
+    assert logged["request_id"].to_list() == [first] * 3 + [second] * 2
+    assert logged["model_version"].to_list() == ["1"] * 3 + ["2"] * 2
+    assert logged["will_buy"].to_list() == [False, False, True, False, False]
