@@ -86,3 +86,34 @@ def test_prediction_log_writes_every_visit_with_its_call(tmp_path):
     assert logged["request_id"].to_list() == [first] * 3 + [second] * 2
     assert logged["model_version"].to_list() == ["1"] * 3 + ["2"] * 2
     assert logged["will_buy"].to_list() == [False, False, True, False, False]
+
+
+@pytest.mark.parametrize("scale", ["standard", "none"])
+def test_linear_scorer_equals_the_pipelines_predict_proba(scale):
+    from factories import small_train_params
+
+    from juice.serving import linear_scorer
+    from juice.training import train_model
+
+    trained = train_model(
+        simulate(1500, seed=3), small_train_params(scale=[scale], age=["decades"])
+    )
+    matrix = trained.split.x_test
+    expected = trained.pipeline.predict_proba(matrix)[:, 1]
+    np.testing.assert_allclose(linear_scorer(trained.pipeline)(matrix), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        linear_scorer(trained.pipeline)(matrix[:1]), expected[:1], rtol=1e-12
+    )
+
+
+def test_other_pipeline_shapes_keep_sklearns_predict_proba():
+    from sklearn.dummy import DummyClassifier
+    from sklearn.pipeline import Pipeline
+
+    from juice.serving import linear_scorer
+
+    x = to_matrix(simulate(50, seed=1))
+    pipeline = Pipeline([("model", DummyClassifier(strategy="prior"))]).fit(
+        x, np.arange(50) % 4 == 0
+    )
+    np.testing.assert_allclose(linear_scorer(pipeline)(x), pipeline.predict_proba(x)[:, 1])
