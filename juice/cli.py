@@ -32,10 +32,11 @@ def main() -> None:
         app(standalone_mode=False)
     except typer.Abort:
         _fail("aborted")
-    except (typer.BadParameter, typer.Exit) as done:
-        if isinstance(done, typer.Exit):
-            sys.exit(done.exit_code)
-        raise
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.TyperException as error:  # usage: unknown command, missing or bad option
+        print(f"juice: error: {error.format_message()} (see --help)", file=sys.stderr)
+        sys.exit(getattr(error, "exit_code", 2))
     except JuiceError as error:
         _fail(str(error))
     except ValidationError as error:

@@ -55,6 +55,20 @@ def test_simulate_writes_an_export(tmp_path):
 @pytest.mark.parametrize(
     ("args", "words"),
     [
+        (["simulate", "--rows", "5"], ["out"]),
+        (["simulate", "--rows", "x", "--out", "x.csv"], ["integer"]),
+        (["nosuch"], ["nosuch"]),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(args, words):
+    done = juice(*args)
+    assert done.returncode == 2
+    assert_one_line_error(done, *words)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
         (["simulate", "--out", "x.csv", "--scenario", "winter"], ["unknown scenario"]),
         (["ingest", "no/such/file.csv"], ["no such file"]),
     ],
