@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from itertools import chain, islice
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
@@ -22,8 +22,6 @@ from juice.schema import (
 )
 
 MAX_VISITS = 10_000  # per request
-
-Sex = Literal[SEX_CODES]  # type: ignore[valid-type]
 
 
 def visit_model(max_seconds: int = DEFAULT_MAX_SECONDS) -> type[BaseModel]:
@@ -96,7 +94,6 @@ EXAMPLE_VISIT: dict[str, Any] = {
     "lychee": 9,
     "raspberry": 298,
 }
-VisitList = Annotated[list, Field(min_length=1, max_length=MAX_VISITS)]
 
 
 def complete_openapi(document: dict[str, Any]) -> dict[str, Any]:

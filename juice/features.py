@@ -11,7 +11,6 @@ from juice.schema import AGE, FLAVOURS, SEX
 
 FEMALE = "female"
 MODEL_COLUMNS: tuple[str, ...] = (FEMALE, AGE, *FLAVOURS)  # the matrix a model reads
-WATCH_ENCODINGS = ("seconds", "log", "watched", "log+watched", "seconds+watched")
 AGE_ENCODINGS = ("linear", "decades")
 _DECADES = np.arange(30, 100, 10)  # bins 18-29, 30-39, ..., 90-100
 

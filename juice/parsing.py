@@ -34,7 +34,6 @@ from juice.schema import (
 
 RAW = "raw"
 REASON = "reason"
-QUARANTINE_COLUMNS = (SOURCE, LINE, REASON, RAW)
 LabelRule = Literal["required", "optional"]
 
 _SEPARATORS = "\x1f\x1e\x1d\x1c\x01"  # a line is read whole with a byte no export should hold

@@ -58,8 +58,3 @@ DATASET_SCHEMA: dict[str, pl.DataType] = {
     SOURCE: pl.String,
     LINE: pl.Int64,
 }
-
-
-def feature_schema() -> dict[str, pl.DataType]:
-    """The typed columns a model reads, without label and lineage."""
-    return {name: DATASET_SCHEMA[name] for name in FEATURES}
