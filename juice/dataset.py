@@ -63,7 +63,7 @@ def landed_exports(settings: Settings) -> list[Path]:
 
 
 def staging_dir(settings: Settings) -> Path:
-    return settings.home / ".juice" / "staging"
+    return settings.work_dir / "staging"
 
 
 def parse_landed(export: Path, staging: Path, params: BuildDatasetParams) -> ParseResult:
@@ -95,8 +95,8 @@ def publish(
     if not batches:
         raise JuiceError("the landing zone holds no export: run `juice ingest` first")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    (settings.home / ".juice").mkdir(exist_ok=True)
-    with FileLock(settings.home / ".juice" / "publish.lock"):
+    settings.work_dir.mkdir(exist_ok=True)
+    with FileLock(settings.work_dir / "publish.lock"):
         fresh = {name: settings.data_dir / f".{name}.new" for name in _OUTPUTS}
         for folder in fresh.values():
             shutil.rmtree(folder, ignore_errors=True)

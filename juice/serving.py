@@ -114,8 +114,8 @@ class Champion:
                 try:
                     if self.refresh() and on_change is not None:
                         on_change(self.current)
-                except Exception:  # noqa: BLE001 - a registry hiccup must not stop serving
-                    pass
+                except Exception:  # a registry hiccup must not stop serving; it is logged
+                    logging.getLogger(__name__).exception("could not check for a new champion")
                 time.sleep(every_seconds)
 
         thread = threading.Thread(target=loop, name="champion-watch", daemon=True)

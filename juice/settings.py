@@ -97,5 +97,10 @@ class Settings(BaseSettings):
         return self.home / ".prefect"
 
     @cached_property
+    def work_dir(self) -> Path:
+        """Transient working state: staging areas and locks."""
+        return self.home / ".juice"
+
+    @cached_property
     def logs_dir(self) -> Path:
         return self.home / "logs"

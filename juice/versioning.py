@@ -36,8 +36,8 @@ def dvc(settings: Settings, *args: str) -> str:
         # Stage commands call `juice`: make this interpreter's scripts reachable.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    settings.home.joinpath(".juice").mkdir(parents=True, exist_ok=True)
-    with FileLock(settings.home / ".juice" / "dvc.lock"):
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(settings.work_dir / "dvc.lock"):
         done = subprocess.run(
             [sys.executable, "-m", "dvc", *args],
             cwd=settings.home,
