@@ -1,6 +1,8 @@
 """The promotion gate: does a challenger do at least as well as the model it would replace?
 
-Both are scored on the same fresh test rows (the challenger's held-out test set). The
+Both are scored on the same test rows, new to both: the split keeps a row in the same
+part in every training (`training.split_dataset`), so the champion never trained on the
+challenger's test rows. The
 difference in the gate metric is bootstrapped over those rows, pairing the two models
 on each resample, so that noise alone neither promotes nor blocks a model:
 

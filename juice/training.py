@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -19,7 +19,7 @@ from juice.errors import JuiceError
 from juice.evaluation import Evaluation, FlavourEffect, evaluate, flavour_effects
 from juice.features import VisitFeatures, to_matrix
 from juice.params import SearchParams, SplitParams, TrainParams
-from juice.schema import LABEL
+from juice.schema import LABEL, LINE, SOURCE
 from juice.settings import Settings
 from juice.thresholds import ThresholdChoice, select_threshold
 
@@ -82,21 +82,32 @@ def write_outcome(outcome: TrainingOutcome, settings: Settings) -> Path:
 
 
 def split_dataset(visits: pl.DataFrame, params: SplitParams) -> Split:
-    """Stratified, seeded train / validation / test split."""
+    """Seeded train / validation / test split by a hash of each row's lineage.
+
+    A row keyed by (source, line) lands in the same part in every training, however
+    much data is added: the test rows that judge a challenger were never trained on by
+    the champion either, so the gate compares both on data fresh to both. Parts keep
+    the purchase rate in expectation (the hash ignores the label). Rows without lineage
+    are keyed by position.
+    """
     labels = visits[LABEL].to_numpy().astype(bool)
     _check_trainable(labels)
     matrix = to_matrix(visits)
-    x_rest, x_test, y_rest, y_test = train_test_split(
-        matrix, labels, test_size=params.test_size, stratify=labels, random_state=params.seed
+    keys = [SOURCE, LINE] if {SOURCE, LINE} <= set(visits.columns) else []
+    rows = visits.select(keys) if keys else pl.DataFrame({"row": range(len(visits))})
+    share = (rows.select(pl.struct(pl.all()).hash(params.seed) % 1_000_000) / 1_000_000).to_series()
+    position = share.to_numpy()
+    test = position < params.test_size
+    validation = ~test & (position < params.test_size + params.validation_size)
+    train = ~test & ~validation
+    return Split(
+        matrix[train],
+        labels[train],
+        matrix[validation],
+        labels[validation],
+        matrix[test],
+        labels[test],
     )
-    x_train, x_val, y_train, y_val = train_test_split(
-        x_rest,
-        y_rest,
-        test_size=params.validation_size / (1 - params.test_size),
-        stratify=y_rest,
-        random_state=params.seed,
-    )
-    return Split(x_train, y_train, x_val, y_val, x_test, y_test)
 
 
 def pipeline() -> Pipeline:
