@@ -2,9 +2,9 @@
 
 Both are scored on the same test rows, new to both: the split keeps a row in the same
 part in every training (`training.split_dataset`), so the champion never trained on the
-challenger's test rows. The
-difference in the gate metric is bootstrapped over those rows, pairing the two models
-on each resample, so that noise alone neither promotes nor blocks a model:
+challenger's test rows. The difference in the gate metric is bootstrapped over those
+rows, pairing the two models on each resample, so that noise alone neither promotes
+nor blocks a model:
 
 - against the champion, the challenger passes unless it is worse by more than
   `margin` with `confidence` (its lower confidence bound on the difference >= -margin);
