@@ -1,6 +1,6 @@
 """Parse analytics exports with polars: typed rows out, every broken line set aside with its reason.
 
-An export is read as raw lines (streaming, so memory does not grow with the file),
+An export is read as raw lines, in blocks (so memory does not grow with the file),
 split on commas and checked field by field against the schema. A line is accepted
 only if every rule holds; otherwise it goes to the quarantine file with the source,
 its line number, the reasons and the raw text. Nothing is dropped or repaired:
@@ -9,6 +9,9 @@ accepted + quarantined = lines read.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -37,6 +40,7 @@ REASON = "reason"
 LabelRule = Literal["required", "optional"]
 
 _SEPARATORS = "\x1f\x1e\x1d\x1c\x01"  # a line is read whole with a byte no export should hold
+_BLOCK_BYTES = 16 << 20  # whole lines parsed at a time: bounds memory whatever the file size
 _DIGITS = r"^[0-9]{1,9}$"  # nine digits keep every accepted value inside Int64
 
 
@@ -86,18 +90,18 @@ def parse_export(
     accepted_path.parent.mkdir(parents=True, exist_ok=True)
     quarantine_path.parent.mkdir(parents=True, exist_ok=True)
 
-    for separator in _SEPARATORS:
-        try:
-            _run(
-                path, accepted_path, quarantine_path, separator, header, max_seconds, label, source
-            )
-            break
-        except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as error:
-            # The separator byte occurs in the file (as a second column): try the next one.
-            if "more fields" not in str(error) and "n_extra" not in str(error):
-                raise ParseError(f"{path}: {error}") from error
-    else:  # pragma: no cover - a file holding every candidate separator byte
-        raise ParseError(f"{path}: cannot split the file into lines")
+    rules = _rules(max_seconds, label)
+    staging = Path(tempfile.mkdtemp(dir=accepted_path.parent, prefix=f".{accepted_path.name}."))
+    try:
+        # Block by block: polars' CSV scan holds about the whole input in memory, so
+        # memory would grow with the file; a block bounds it.
+        parts = []
+        for number, (block, first_line) in enumerate(_blocks(path, header)):
+            parts.append(staging / f"{number:06d}.parquet")
+            _judge(block, first_line, parts[-1], rules, source, path)
+        _separate(parts, accepted_path, quarantine_path, rules, source)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
     accepted = pl.scan_parquet(accepted_path).select(pl.len()).collect().item()
     quarantined = pl.scan_csv(quarantine_path).select(pl.len()).collect().item()
@@ -118,48 +122,68 @@ def _has_header(path: Path) -> bool:
     return first in (",".join(RAW_COLUMNS), ",".join(FEATURES))
 
 
-def _run(
-    path: Path,
-    accepted_path: Path,
-    quarantine_path: Path,
-    separator: str,
-    header: bool,
-    max_seconds: int,
-    label: LabelRule,
-    source: str,
-) -> None:
-    lines = pl.scan_csv(
-        path,
-        has_header=False,
-        separator=separator,
-        quote_char=None,
-        schema={RAW: pl.String},
-        encoding="utf8-lossy",
-        skip_lines=int(header),
-    ).with_row_index(LINE, offset=1 + int(header))
-    rules = _rules(max_seconds, label)
+def _blocks(path: Path, header: bool) -> Iterator[tuple[bytes, int]]:
+    """The export in blocks of whole lines, each with its first line's number."""
+    line = 1
+    with path.open("rb") as stream:
+        if header:
+            stream.readline()
+            line = 2
+        yielded = False
+        while block := stream.read(_BLOCK_BYTES):
+            block += stream.readline()  # finish the last line
+            yield block, line
+            yielded = True
+            line += block.count(b"\n")
+        if not yielded:
+            yield b"", line
+
+
+def _judge(
+    block: bytes, first_line: int, staged: Path, rules: list[tuple[pl.Expr, pl.Expr]],
+    source: str, path: Path,
+) -> None:  # fmt: skip
+    """One streaming pass over a block: typed columns, a broken flag, and the raw text
+    of the broken lines only. (A single query with two sinks would buffer the input.)"""
     bad = pl.any_horizontal([broken for broken, _ in rules])
-    # One streaming pass over the export judges every line and keeps the raw text of
-    # the broken ones only. (A single query with two sinks would buffer the input:
-    # its memory grows with the file, as benchmarks/etl.py measured.)
-    staged = accepted_path.with_name(f".{accepted_path.name}.staged")
-    _split(lines).select(
-        *_typed(source), bad.alias(_BAD), pl.when(bad).then(pl.col(RAW)).alias(RAW)
-    ).sink_parquet(staged)
-    try:
-        judged = pl.scan_parquet(staged)
-        judged.filter(~pl.col(_BAD)).drop(_BAD, RAW).sink_parquet(accepted_path)
-        # Reasons are worked out again on the few broken lines only.
-        reasons = pl.concat_str(
-            [pl.when(broken).then(message) for broken, message in rules],
-            separator="; ",
-            ignore_nulls=True,
-        )
-        _split(judged.filter(pl.col(_BAD)).select(LINE, RAW)).select(
-            pl.lit(source).alias(SOURCE), pl.col(LINE), reasons.alias(REASON), pl.col(RAW)
-        ).sink_csv(quarantine_path)
-    finally:
-        staged.unlink(missing_ok=True)
+    for separator in _SEPARATORS:
+        lines = pl.scan_csv(
+            block,
+            has_header=False,
+            separator=separator,
+            quote_char=None,
+            schema={RAW: pl.String},
+            encoding="utf8-lossy",
+            raise_if_empty=False,
+        ).with_row_index(LINE, offset=first_line)
+        try:
+            _split(lines).select(
+                *_typed(source), bad.alias(_BAD), pl.when(bad).then(pl.col(RAW)).alias(RAW)
+            ).sink_parquet(staged)
+            return
+        except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as error:
+            # The separator byte occurs in the block (as a second column): try the next.
+            if "more fields" not in str(error) and "n_extra" not in str(error):
+                raise ParseError(f"{path}: {error}") from error
+    raise ParseError(f"{path}: cannot split the file into lines")  # pragma: no cover
+
+
+def _separate(
+    parts: list[Path], accepted_path: Path, quarantine_path: Path,
+    rules: list[tuple[pl.Expr, pl.Expr]], source: str,
+) -> None:  # fmt: skip
+    """Accepted rows to Parquet; broken lines, with reasons worked out again on those
+    few lines only, to the quarantine CSV."""
+    judged = pl.scan_parquet(parts)
+    judged.filter(~pl.col(_BAD)).drop(_BAD, RAW).sink_parquet(accepted_path)
+    reasons = pl.concat_str(
+        [pl.when(broken).then(message) for broken, message in rules],
+        separator="; ",
+        ignore_nulls=True,
+    )
+    _split(judged.filter(pl.col(_BAD)).select(LINE, RAW)).select(
+        pl.lit(source).alias(SOURCE), pl.col(LINE), reasons.alias(REASON), pl.col(RAW)
+    ).sink_csv(quarantine_path)
 
 
 def _split(lines: pl.LazyFrame) -> pl.LazyFrame:

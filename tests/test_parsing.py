@@ -128,3 +128,13 @@ def test_missing_or_empty_file_is_a_clear_error(tmp_path, content):
         path.write_bytes(content)
     with pytest.raises(ParseError, match="e.csv"):
         parse(path)
+
+
+def test_blocks_keep_line_numbers_and_counts(tmp_path, monkeypatch):
+    monkeypatch.setattr("juice.parsing._BLOCK_BYTES", 300)  # a few lines per block
+    path = export(tmp_path / "e.csv", rows=40, seed=2)
+    append_lines(path, row(sex="X"), "", row(), row(age="7"))
+    result = parse(path)
+    assert (result.rows_read, result.rows_accepted, result.rows_quarantined) == (44, 41, 3)
+    assert pl.read_parquet(result.accepted_path)["line"].to_list() == [*range(1, 41), 43]
+    assert read_quarantine(result.quarantine_path)["line"].to_list() == [41, 42, 44]
