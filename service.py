@@ -14,19 +14,12 @@ import bentoml
 import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import Field
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from juice.api import (
-    EXAMPLE_VISIT,
-    MAX_VISITS,
-    Prediction,
-    complete_openapi,
-    predictions,
-    visit_model,
-    visits_matrix,
-)
+from juice.api import EXAMPLE_VISIT, MAX_VISITS, Prediction, predictions, visit_model, visits_matrix
+from juice.bento_io import PredictionsJSON
 from juice.features import to_matrix
+from juice.guard import JSON, MULTIPART, Guard, client_error
 from juice.params import load_params
 from juice.parsing import ParseError
 from juice.schema import FLAVOURS
@@ -37,9 +30,6 @@ from juice.settings import Settings
 SETTINGS = Settings()
 MAX_SECONDS = load_params(SETTINGS.params_file).build_dataset.max_seconds
 Visit = visit_model(MAX_SECONDS)
-EXAMPLE_INPUT = {"visits": [EXAMPLE_VISIT]}
-MAX_UPLOAD_BYTES = 200 * 2**20
-PROTECTED = ("/predict", "/predict_csv", "/model")
 
 # Ours, beside BentoML's request metrics; prometheus_client aggregates them across workers.
 PREDICTIONS = Counter("juice_predictions", "Visits scored, by decision", ["decision"])
@@ -59,104 +49,6 @@ MODEL_INFO = Gauge(
     "juice_model_info", "1 for the version a worker serves", ["version"], multiprocess_mode="max"
 )
 MODEL_SWAPS = Counter("juice_model_swaps", "Champion models loaded by the workers")
-
-
-class Guard:
-    """ASGI middleware for what BentoML does not do itself: the bearer token, GET /model,
-    content types, and well-formed uploads (a malformed multipart body would be a 500)."""
-
-    def __init__(self, app: Any, token: str | None = None) -> None:
-        self.app = app
-        self.token = token
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == "/docs.json":
-            await self._document(scope, receive, send)
-            return
-        if scope["type"] != "http" or scope["path"] not in PROTECTED:
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope, receive)
-        if self.token and request.headers.get("authorization") != f"Bearer {self.token}":
-            await _error(
-                401, "authorization", "a valid `Authorization: Bearer <token>` header is required"
-            )(scope, receive, send)
-            return
-        if scope["path"] == "/model":
-            # The card takes no input, and is also a GET (BentoML routes are POST).
-            if scope["method"] in ("GET", "POST"):
-                headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
-                json_type = (b"content-type", b"application/json")
-                scope = {**scope, "method": "POST", "headers": [*headers, json_type]}
-                receive = _replay(b"{}")
-            await self.app(scope, receive, send)
-            return
-        content_type = request.headers.get("content-type", "")
-        expected = "application/json" if scope["path"] == "/predict" else "multipart/form-data"
-        if scope["method"] == "POST" and not content_type.startswith(expected):
-            await _error(415, "content-type", f"must be {expected}")(scope, receive, send)
-            return
-        if scope["path"] == "/predict_csv" and scope["method"] == "POST":
-            body = await request.body()
-            if len(body) > MAX_UPLOAD_BYTES:
-                await _error(413, "file", f"uploads are limited to {MAX_UPLOAD_BYTES} bytes")(
-                    scope, receive, send
-                )
-                return
-            try:
-                form = await Request(scope, _replay(body)).form()
-                valid = set(form.keys()) == {"file"} and hasattr(form["file"], "read")
-                await form.close()
-            except Exception:  # noqa: BLE001 - any parse failure is the client's
-                valid = False
-            if not valid:
-                await _error(
-                    400,
-                    "file",
-                    "send the export as the only field, `file`, of a multipart/form-data body",
-                )(scope, receive, send)
-                return
-            receive = _replay(body)
-        await self.app(scope, receive, send)
-
-    async def _document(self, scope: dict, receive: Any, send: Any) -> None:
-        """Serves BentoML's OpenAPI document completed with what the guard adds."""
-        parts: list[bytes] = []
-        started: dict = {}
-
-        async def keep(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                started.update(message)
-            else:
-                parts.append(message.get("body", b""))
-
-        await self.app(scope, receive, keep)
-        if started.get("status") != 200:
-            await Response(b"".join(parts), status_code=started.get("status", 500))(
-                scope, receive, send
-            )
-            return
-        document = complete_openapi(json.loads(b"".join(parts)))
-        await JSONResponse(document)(scope, receive, send)
-
-
-def _replay(body: bytes) -> Any:
-    sent = False
-
-    async def receive() -> dict:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
-
-
-def _error(status: int, field: str, rule: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": f"{field}: {rule}", "detail": [{"loc": [field], "msg": rule}]}, status_code=status
-    )
 
 
 def _observe(matrix: np.ndarray, probability: np.ndarray, decision: np.ndarray) -> None:
@@ -206,10 +98,17 @@ class PolJuice:
     def __is_ready__(self) -> bool:
         return self.champion.ready
 
-    @bentoml.api(batchable=True, max_batch_size=MAX_VISITS, max_latency_ms=2000)
+    @bentoml.api(
+        batchable=True,
+        max_batch_size=MAX_VISITS,
+        max_latency_ms=2000,
+        output_spec=PredictionsJSON,
+    )
     def predict(
         self,
-        visits: Annotated[list[Visit], Field(min_length=1, max_length=MAX_VISITS)],  # type: ignore[valid-type]
+        visits: Annotated[
+            list[Visit], Field(min_length=1, max_length=MAX_VISITS, examples=[[EXAMPLE_VISIT]])
+        ],  # type: ignore[valid-type]
     ) -> list[Prediction]:
         """Purchase probability and decision for each visit, in order."""
         model = self.champion.current
@@ -229,7 +128,7 @@ class PolJuice:
                 file, model.pipeline, threshold=model.card.threshold, max_seconds=MAX_SECONDS
             )
         except ParseError as error:
-            return _error(400, "file", str(error).split(": ", 1)[-1])
+            return client_error(400, "file", str(error).split(": ", 1)[-1])
         if upload.scored is None:
             rule = f"{upload.lines_broken} of {upload.lines_read} lines break the export format"
             detail = [{"loc": ["file", "line", line], "msg": why} for line, why in upload.problems]
@@ -255,5 +154,7 @@ class PolJuice:
 
 
 PolJuice.add_asgi_middleware(
-    Guard, token=SETTINGS.api_token.get_secret_value() if SETTINGS.api_token else None
+    Guard,
+    routes={"/predict": JSON, "/predict_csv": MULTIPART, "/model": None},
+    token=SETTINGS.api_token.get_secret_value() if SETTINGS.api_token else None,
 )

@@ -19,10 +19,11 @@ import polars as pl
 import pytest
 from factories import small_train_params
 
-from juice.api import EXAMPLE_VISIT, MAX_VISITS, visit_model, visits_matrix
+from juice.api import EXAMPLE_VISIT, MAX_VISITS
+from juice.features import to_matrix
 from juice.gate import judge
 from juice.registry import Registry
-from juice.schema import FLAVOURS, RAW_COLUMNS
+from juice.schema import FEATURES, FLAVOURS, RAW_COLUMNS
 from juice.settings import PROJECT_ROOT, Settings
 from juice.simulator import simulate, write_export
 from juice.training import train_model
@@ -95,19 +96,19 @@ def server(home) -> Iterator[str]:
     stop_server(process)
 
 
-def visits_json(rows: int, seed: int) -> list[dict]:
-    visits = simulate(rows, seed).drop("purchased", "true_probability")
+def visits_json(visits: pl.DataFrame) -> list[dict]:
+    """Visits as API clients send them: only the flavours watched."""
     return [
-        {k: (v if k != "sex" else str(v)) for k, v in row.items()}
-        for row in visits.iter_rows(named=True)
+        {k: str(v) if k == "sex" else v for k, v in row.items() if k in ("sex", "age") or v}
+        for row in visits.select(FEATURES).iter_rows(named=True)
     ]
 
 
 def test_probabilities_equal_the_registered_models(server, home):
-    visits = visits_json(50, seed=3)
-    answer = httpx.post(f"{server}/predict", json={"visits": visits}).json()
+    frame = simulate(50, seed=3)
+    answer = httpx.post(f"{server}/predict", json={"visits": visits_json(frame)}).json()
     pipeline, card = Registry(Settings(home=home)).load("1")
-    expected = pipeline.predict_proba(visits_matrix([visit_model()(**v) for v in visits]))[:, 1]
+    expected = pipeline.predict_proba(to_matrix(frame))[:, 1]
     np.testing.assert_allclose([a["probability"] for a in answer], expected, rtol=1e-12)
     assert [a["will_buy"] for a in answer] == list(expected >= card.threshold)
     assert {a["model_version"] for a in answer} == {"1"}
@@ -128,7 +129,7 @@ def test_csv_upload_is_scored_like_json(server, tmp_path):
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     scored = pl.read_csv(response.content)
     assert scored.columns == [*RAW_COLUMNS, "probability", "will_buy"]
-    by_json = httpx.post(f"{server}/predict", json={"visits": visits_json(40, seed=4)}).json()
+    by_json = httpx.post(f"{server}/predict", json={"visits": visits_json(visits)}).json()
     np.testing.assert_allclose(
         scored["probability"], [a["probability"] for a in by_json], atol=1e-6
     )
@@ -221,7 +222,7 @@ def test_one_bad_visit_never_fails_other_callers_in_the_batch(server):
 
 def test_metrics_and_prediction_log_follow_the_traffic(server, home):
     before = _metric(server, "juice_predictions_total")
-    httpx.post(f"{server}/predict", json={"visits": visits_json(25, seed=9)})
+    httpx.post(f"{server}/predict", json={"visits": visits_json(simulate(25, seed=9))})
     text = httpx.get(f"{server}/metrics").text
     assert _metric(server, "juice_predictions_total") == before + 25
     for name in ("bentoml_service_request_total", "juice_predicted_probability_bucket",

@@ -1,0 +1,141 @@
+"""ASGI middleware in front of the service, for what BentoML does not do itself.
+
+The bearer token, content types, well-formed uploads (BentoML answers a malformed
+multipart body with a 500), the card route as a GET (BentoML routes are POST), and an
+OpenAPI document completed to say all of that.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from juice.api import complete_openapi
+
+JSON = "application/json"
+MULTIPART = "multipart/form-data"
+
+
+def client_error(status: int, field: str, rule: str) -> JSONResponse:
+    """A 4xx in BentoML's error shape: `error` for people, `detail` for programs."""
+    return JSONResponse(
+        {"error": f"{field}: {rule}", "detail": [{"loc": [field], "msg": rule}]}, status_code=status
+    )
+
+
+class Guard:
+    """Checks requests to the guarded routes before BentoML sees them.
+
+    Args:
+        routes: each guarded path and the content type it takes; None for a route that
+            takes no input (answered on GET and POST).
+        token: the bearer token the guarded routes require, or None for no token.
+        max_upload_bytes: the largest multipart body accepted.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        routes: dict[str, str | None],
+        token: str | None = None,
+        max_upload_bytes: int = 200 * 2**20,
+    ) -> None:
+        self.app = app
+        self.routes = routes
+        self.token = token
+        self.max_upload_bytes = max_upload_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+        elif scope["path"] == "/docs.json":
+            await self._document(scope, receive, send)
+        elif scope["path"] in self.routes:
+            await self._guard(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _guard(self, scope: dict, receive: Any, send: Any) -> None:
+        request = Request(scope, receive)
+        expected = self.routes[scope["path"]]
+        if self.token and request.headers.get("authorization") != f"Bearer {self.token}":
+            rule = "a valid `Authorization: Bearer <token>` header is required"
+            await client_error(401, "authorization", rule)(scope, receive, send)
+            return
+        if expected is None:
+            if scope["method"] in ("GET", "POST"):
+                headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+                scope = {
+                    **scope,
+                    "method": "POST",
+                    "headers": [*headers, (b"content-type", b"application/json")],
+                }
+                receive = _replay(b"{}")
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "POST" and not request.headers.get("content-type", "").startswith(
+            expected
+        ):
+            await client_error(415, "content-type", f"must be {expected}")(scope, receive, send)
+            return
+        if expected == MULTIPART and scope["method"] == "POST":
+            body = await request.body()
+            problem = await self._upload_problem(scope, body)
+            if problem:
+                await problem(scope, receive, send)
+                return
+            receive = _replay(body)
+        await self.app(scope, receive, send)
+
+    async def _upload_problem(self, scope: dict, body: bytes) -> Response | None:
+        if len(body) > self.max_upload_bytes:
+            return client_error(
+                413, "file", f"uploads are limited to {self.max_upload_bytes} bytes"
+            )
+        try:
+            form = await Request(scope, _replay(body)).form()
+            valid = set(form.keys()) == {"file"} and hasattr(form["file"], "read")
+            await form.close()
+        except Exception:  # noqa: BLE001 - any parse failure is the client's
+            valid = False
+        if valid:
+            return None
+        rule = "send the export as the only field, `file`, of a multipart/form-data body"
+        return client_error(400, "file", rule)
+
+    async def _document(self, scope: dict, receive: Any, send: Any) -> None:
+        """Serves BentoML's OpenAPI document completed with what the guard adds."""
+        parts: list[bytes] = []
+        started: dict = {}
+
+        async def keep(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                started.update(message)
+            else:
+                parts.append(message.get("body", b""))
+
+        await self.app(scope, receive, keep)
+        if started.get("status") != 200:
+            await Response(b"".join(parts), status_code=started.get("status", 500))(
+                scope, receive, send
+            )
+            return
+        document = complete_openapi(json.loads(b"".join(parts)))
+        await JSONResponse(document)(scope, receive, send)
+
+
+def _replay(body: bytes) -> Any:
+    """An ASGI `receive` that hands over `body` once (after it was read to be checked)."""
+    sent = False
+
+    async def receive() -> dict:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
