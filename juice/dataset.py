@@ -55,6 +55,9 @@ def summary_path(settings: Settings) -> Path:
     return settings.data_dir / "build-dataset.json"
 
 
+NO_EXPORT = "the landing zone holds no export: run `juice ingest` first"
+
+
 def landed_exports(settings: Settings) -> list[Path]:
     """Every export in the landing zone, oldest name first."""
     if not settings.landing_dir.is_dir():
@@ -93,7 +96,7 @@ def publish(
 ) -> BuildSummary:
     """Swaps in the new dataset (valid batches only), quarantine files and reports."""
     if not batches:
-        raise JuiceError("the landing zone holds no export: run `juice ingest` first")
+        raise JuiceError(NO_EXPORT)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.work_dir.mkdir(exist_ok=True)
     with FileLock(settings.work_dir / "publish.lock"):
