@@ -24,6 +24,7 @@ from juice.features import to_matrix
 from juice.params import load_params
 from juice.parsing import parse_export
 from juice.scoring import score_export
+from juice.serving import linear_scorer
 from juice.settings import PROJECT_ROOT
 from juice.simulator import TRUE_PROBABILITY, simulate, write_export
 from juice.thresholds import fbeta, select_threshold
@@ -83,7 +84,7 @@ def main() -> None:
         result = score_export(
             source,
             Path(tmp) / "out.csv",
-            model.pipeline,
+            linear_scorer(model.pipeline),
             threshold=model.threshold.threshold,
             model_version="bench",
             max_seconds=3600,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import polars as pl
 
 from juice.features import to_matrix
@@ -16,6 +17,7 @@ from juice.schema import FEATURES, LABEL, LINE, SEX
 
 PROBABILITY = "probability"
 WILL_BUY = "will_buy"
+Scorer = Callable[[np.ndarray], np.ndarray]  # model matrix -> purchase probability
 
 
 @dataclass(frozen=True)
@@ -33,22 +35,28 @@ class UploadScoring:
     """An uploaded export, scored whole or refused with the lines that break the format."""
 
     scored: pl.DataFrame | None
+    matrix: np.ndarray | None  # the scored rows' model matrix (for metrics and the log)
     problems: list[tuple[int, str]]  # (line, reason) of the first broken lines
     lines_read: int
     lines_broken: int
 
 
 def score_upload(
-    source: Path, pipeline: Any, *, threshold: float, max_seconds: int, show: int = 20
+    source: Path, probabilities: Scorer, *, threshold: float, max_seconds: int, show: int = 20
 ) -> UploadScoring:
     """Scores an upload all or nothing: one broken line refuses the whole file."""
     with tempfile.TemporaryDirectory() as tmp:
         parsed = _parse(source, Path(tmp), max_seconds, "upload")
         if parsed.rows_quarantined:
             broken = pl.read_csv(parsed.quarantine_path, n_rows=show, columns=[LINE, REASON])
-            return UploadScoring(None, broken.rows(), parsed.rows_read, parsed.rows_quarantined)
-        scored = score_visits(pipeline, pl.read_parquet(parsed.accepted_path), threshold)
-    return UploadScoring(scored, [], parsed.rows_read, 0)
+            return UploadScoring(
+                None, None, broken.rows(), parsed.rows_read, parsed.rows_quarantined
+            )
+        visits = pl.read_parquet(parsed.accepted_path)
+    matrix = to_matrix(visits)
+    return UploadScoring(
+        score_visits(visits, matrix, probabilities, threshold), matrix, [], parsed.rows_read, 0
+    )
 
 
 def _parse(source: Path, folder: Path, max_seconds: int, name: str) -> ParseResult:
@@ -63,9 +71,11 @@ def _parse(source: Path, folder: Path, max_seconds: int, name: str) -> ParseResu
     )
 
 
-def score_visits(pipeline: Any, visits: pl.DataFrame, threshold: float) -> pl.DataFrame:
-    """The visits with `probability` and `will_buy` appended."""
-    probability = pipeline.predict_proba(to_matrix(visits))[:, 1] if len(visits) else []
+def score_visits(
+    visits: pl.DataFrame, matrix: np.ndarray, probabilities: Scorer, threshold: float
+) -> pl.DataFrame:
+    """The visits (and their model matrix) with `probability` and `will_buy` appended."""
+    probability = probabilities(matrix) if len(visits) else []
     return visits.with_columns(
         pl.Series(PROBABILITY, probability, dtype=pl.Float64),
     ).with_columns((pl.col(PROBABILITY) >= threshold).alias(WILL_BUY))
@@ -74,7 +84,7 @@ def score_visits(pipeline: Any, visits: pl.DataFrame, threshold: float) -> pl.Da
 def score_export(
     source: Path,
     output: Path,
-    pipeline: Any,
+    probabilities: Scorer,
     *,
     threshold: float,
     model_version: str,
@@ -89,7 +99,7 @@ def score_export(
     with tempfile.TemporaryDirectory() as tmp:
         parsed = _parse(source, Path(tmp), max_seconds, source.name)
         visits = pl.read_parquet(parsed.accepted_path)
-        scored = score_visits(pipeline, visits, threshold)
+        scored = score_visits(visits, to_matrix(visits), probabilities, threshold)
         write_scored(scored, output)
         rejected = output.with_name(f"{output.name}.rejected.csv")
         if parsed.rows_quarantined:

@@ -10,6 +10,7 @@ from factories import append_lines, export, row, small_train_params
 from juice.features import to_matrix
 from juice.schema import RAW_COLUMNS
 from juice.scoring import score_export
+from juice.serving import linear_scorer
 from juice.simulator import simulate, write_export
 from juice.training import train_model
 
@@ -20,7 +21,9 @@ def model():
 
 
 def score(model, source, out):
-    return score_export(source, out, model, threshold=0.3, model_version="1", max_seconds=3600)
+    return score_export(
+        source, out, linear_scorer(model), threshold=0.3, model_version="1", max_seconds=3600
+    )
 
 
 def test_scores_equal_the_models_own_probabilities(tmp_path, model):
