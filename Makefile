@@ -5,7 +5,7 @@ export BENTOML_DO_NOT_TRACK := true
 export GRADIO_ANALYTICS_ENABLED := False
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: help install run test lint format bench clean
+.PHONY: help install run bento test lint format bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ run: install  ## get data, build + validate + version the dataset, train a champ
 	$(UV) run juice build-dataset
 	$(UV) run juice train
 	$(UV) run juice serve
+
+bento: install  ## build a bento carrying the current champion (then `bentoml containerize`)
+	$(UV) run juice bento
 
 test: install  ## run the whole test suite
 	$(UV) run pytest

@@ -17,11 +17,11 @@ from pydantic import Field
 from starlette.responses import JSONResponse, Response
 
 from juice.api import EXAMPLE_VISIT, MAX_VISITS, Prediction, predictions, visit_model, visits_matrix
-from juice.bento_io import PredictionsJSON
-from juice.features import to_matrix
+from juice.bento import PredictionsJSON, packed_champion
 from juice.guard import JSON, MULTIPART, Guard, client_error
 from juice.params import load_params
 from juice.parsing import ParseError
+from juice.registry import Registry
 from juice.schema import FLAVOURS
 from juice.scoring import PROBABILITY, WILL_BUY, score_upload, write_scored
 from juice.serving import Champion, PredictionLog, ServedModel
@@ -89,10 +89,14 @@ class PolJuice:
     """Scores shop visits with the champion model; follows the registry's champion."""
 
     def __init__(self) -> None:
-        self.champion = Champion(SETTINGS)
-        if self.champion.refresh():
+        if PolJuice.bento is None:  # the workspace: follow the registry's champion
+            self.champion = Champion(Registry(SETTINGS))
+            if self.champion.refresh():
+                _announce(self.champion.current)
+            self.champion.watch(SETTINGS.reload_seconds, on_change=_announce)
+        else:  # a built bento serves the champion packed in it, registry or not
+            self.champion = Champion(None, packed_champion())
             _announce(self.champion.current)
-        self.champion.watch(SETTINGS.reload_seconds, on_change=_announce)
         self.log = PredictionLog(SETTINGS.logs_dir / "predictions")
 
     def __is_ready__(self) -> bool:
@@ -125,7 +129,7 @@ class PolJuice:
         model = self.champion.current
         try:
             upload = score_upload(
-                file, model.pipeline, threshold=model.card.threshold, max_seconds=MAX_SECONDS
+                file, model.probabilities, threshold=model.card.threshold, max_seconds=MAX_SECONDS
             )
         except ParseError as error:
             return client_error(400, "file", str(error).split(": ", 1)[-1])
@@ -134,11 +138,10 @@ class PolJuice:
             detail = [{"loc": ["file", "line", line], "msg": why} for line, why in upload.problems]
             return JSONResponse({"error": f"file: {rule}", "detail": detail}, status_code=400)
         if upload.scored.height:
-            matrix = to_matrix(upload.scored)
             probability = upload.scored[PROBABILITY].to_numpy()
             decision = upload.scored[WILL_BUY].to_numpy()
-            _observe(matrix, probability, decision)
-            self.log.record(matrix, probability, decision, model.card.version)
+            _observe(upload.matrix, probability, decision)
+            self.log.record(upload.matrix, probability, decision, model.card.version)
         return Response(
             write_scored(upload.scored),
             media_type="text/csv",

@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import Field
 
 from juice.api import MAX_VISITS, Prediction, predictions, visit_model
-from juice.bento_io import PredictionsJSON
+from juice.bento import PredictionsJSON
 
 Visit = visit_model()
 

@@ -1,8 +1,14 @@
-"""Serving benchmark: wrk against, one at a time on this machine and the same champion,
-our /predict (1 visit per request), a BentoML echo endpoint doing no model work (the
-ceiling), `mlflow models serve` of the same registered model, and 1,000-visit requests.
+"""Serving benchmark: wrk against our /predict (1 visit per request), a BentoML echo
+endpoint doing no model work (the ceiling), `mlflow models serve` of the same registered
+model, and our /predict with 1,000 visits per request. Same machine, same champion.
 
-    uv run python benchmarks/serving.py [--seconds 10] [--connections 32]
+All servers run at once (each idle while another is measured), and the runs are
+interleaved round by round, so drift of the machine hits every figure alike; each
+figure is the median over the rounds. Each run starts after a pause, so that the work
+a run leaves behind (the prediction log writing 1,000-visit requests) is not charged
+to the next one.
+
+    uv run python benchmarks/serving.py [--seconds 10] [--connections 32] [--rounds 5]
 
 Needs wrk (`make bench` installs it with apt-get when missing).
 """
@@ -14,56 +20,27 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
-
+from juice.api import EXAMPLE_VISIT
 from juice.features import MODEL_COLUMNS
 from juice.gate import judge
+from juice.localserver import free_port, http_server
 from juice.params import load_params
 from juice.registry import Registry
+from juice.schema import AGE, FEATURES, SEX
 from juice.settings import PROJECT_ROOT, Settings
 from juice.simulator import simulate
 from juice.training import train_model
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start(command: list[str], env: dict[str, str], ready: str) -> subprocess.Popen:
-    process = subprocess.Popen(
-        command,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(ready, timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    stop(process)
-    raise RuntimeError(f"{command[0]} did not become ready")
-
-
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
+PAUSE_SECONDS = 5
 
 
 def wrk(url: str, body: str, seconds: int, connections: int, folder: Path) -> dict[str, float]:
@@ -89,21 +66,40 @@ def wrk(url: str, body: str, seconds: int, connections: int, folder: Path) -> di
     }
 
 
+def bodies() -> dict[str, str]:
+    """Request bodies: one visit; 1,000 different visits as clients send them, with every
+    key or with only the ads watched; the same visit in MLflow's dataframe_split form."""
+    full = [
+        {k: str(v) if k == SEX else v for k, v in row.items()}
+        for row in simulate(1000, seed=6).select(FEATURES).iter_rows(named=True)
+    ]
+    watched = [{k: v for k, v in visit.items() if k in (SEX, AGE) or v} for visit in full]
+    row = [1.0 if c == "female" else float(EXAMPLE_VISIT.get(c, 0)) for c in MODEL_COLUMNS]
+    return {
+        "one": json.dumps({"visits": [EXAMPLE_VISIT]}),
+        "full": json.dumps({"visits": full}),
+        "watched": json.dumps({"visits": watched}),
+        "mlflow": json.dumps({"dataframe_split": {"columns": list(MODEL_COLUMNS), "data": [row]}}),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: `make bench` installs it")
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as servers:
         home = Path(tmp)
         env = {
             "JUICE_HOME": str(home),
             "BENTOML_HOME": str(home / "bentoml"),
             "BENTOML_DO_NOT_TRACK": "true",
             "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
+            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         }
         os.environ.update({"JUICE_HOME": str(home)})
         params = load_params(PROJECT_ROOT / "params.yaml").train
@@ -115,81 +111,63 @@ def main() -> None:
             judge(trained.split.y_test, trained.test_probability, None, params.gate).reason,
         )
 
-        visit = {"sex": "F", "age": 41, "blackcurrant": 76, "lychee": 9, "raspberry": 298}
-        one = json.dumps({"visits": [visit]})
-        many = json.dumps({"visits": [visit] * 1000})
-        row = [1.0 if c == "female" else float(visit.get(c, 0)) for c in MODEL_COLUMNS]
-        mlflow_body = json.dumps(
-            {"dataframe_split": {"columns": list(MODEL_COLUMNS), "data": [row]}}
-        )
-        results: dict[str, dict[str, float]] = {}
-
+        urls = {}
         for name, target in (
             ("ours", "service:PolJuice"),
             ("echo", "benchmarks.echo_service:Echo"),
         ):
             port = free_port()
-            server = start(
-                [str(BIN / "bentoml"), "serve", target, "--host", "127.0.0.1", "--port", str(port)],
-                env,
-                f"http://127.0.0.1:{port}/readyz",
-            )
-            try:
-                wrk(f"http://127.0.0.1:{port}/predict", one, 2, args.connections, home)  # warm-up
-                results[name] = wrk(
-                    f"http://127.0.0.1:{port}/predict", one, args.seconds, args.connections, home
-                )
-                if name == "ours":
-                    results["ours-1000"] = wrk(
-                        f"http://127.0.0.1:{port}/predict", many, args.seconds, 4, home
-                    )
-            finally:
-                stop(server)
-
+            command = [str(BIN / "bentoml"), "serve", target, "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+            servers.enter_context(http_server(command, f"http://127.0.0.1:{port}/readyz", env))
+            urls[name] = f"http://127.0.0.1:{port}/predict"
         port = free_port()
-        server = start(
-            [
-                str(BIN / "mlflow"),
-                "models",
-                "serve",
-                "-m",
-                f"models:/{card.name}/{card.version}",
-                "--env-manager",
-                "local",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-            ],
-            {**env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"},
-            f"http://127.0.0.1:{port}/ping",
-        )
-        try:
-            url = f"http://127.0.0.1:{port}/invocations"
-            wrk(url, mlflow_body, 2, args.connections, home)
-            results["mlflow"] = wrk(url, mlflow_body, args.seconds, args.connections, home)
-        finally:
-            stop(server)
+        command = [str(BIN / "mlflow"), "models", "serve", "-m", f"models:/{card.name}/{card.version}",
+                   "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port),
+                   "--workers", "2"]  # fmt: skip
+        servers.enter_context(http_server(command, f"http://127.0.0.1:{port}/ping", env))
+        urls["mlflow"] = f"http://127.0.0.1:{port}/invocations"
+
+        body = bodies()
+        runs = {  # name: (url, body)
+            "ours": (urls["ours"], body["one"]),
+            "echo": (urls["echo"], body["one"]),
+            "mlflow": (urls["mlflow"], body["mlflow"]),
+            "ours-1000-full": (urls["ours"], body["full"]),
+            "ours-1000-watched": (urls["ours"], body["watched"]),
+        }
+        for url, payload in runs.values():  # warm-up
+            wrk(url, payload, 2, args.connections, home)
+        results: dict[str, list[dict[str, float]]] = {name: [] for name in runs}
+        for _ in range(args.rounds):
+            for name, (url, payload) in runs.items():
+                time.sleep(PAUSE_SECONDS)
+                results[name].append(wrk(url, payload, args.seconds, args.connections, home))
+
+    def median(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[name])
 
     print(
-        f"\nwrk, {args.connections} connections, {args.seconds} s each, 2 workers per server, same champion"
+        f"\nwrk, {args.connections} connections, {args.seconds} s per run, median of "
+        f"{args.rounds} interleaved rounds; 2 workers per server; same champion"
     )
     for name, label in (
         ("ours", "our /predict, 1 visit/request"),
         ("echo", "BentoML echo, no model (ceiling)"),
         ("mlflow", "mlflow models serve, 1 row/request"),
-        ("ours-1000", "our /predict, 1000 visits/request"),
+        ("ours-1000-full", "our /predict, 1000 visits, every key"),
+        ("ours-1000-watched", "our /predict, 1000 visits, ads watched"),
     ):
-        r = results[name]
+        rates = ", ".join(f"{r['rps']:,.0f}" for r in results[name])
         print(
-            f"  {label:38s} {r['rps']:9,.0f} req/s  p99 {r['p99_ms']:7.1f} ms  errors {r['errors']:.0f}"
+            f"  {label:40s} {median(name, 'rps'):7,.0f} req/s  p99 {median(name, 'p99_ms'):6.1f} ms"
+            f"  errors {sum(r['errors'] for r in results[name]):.0f}  (rounds: {rates})"
         )
-    ours = results["ours"]["rps"]
-    print(f"  single visit vs echo ceiling: {ours / results['echo']['rps']:.0%}")
-    print(f"  single visit vs mlflow models serve: {ours / results['mlflow']['rps']:.1f}x")
-    print(f"  1000-visit requests: {results['ours-1000']['rps'] * 1000:,.0f} visits/s")
+    ours = median("ours", "rps")
+    print(f"  single visit vs echo ceiling: {ours / median('echo', 'rps'):.0%}")
+    print(f"  single visit vs mlflow models serve: {ours / median('mlflow', 'rps'):.1f}x")
+    for form in ("full", "watched"):
+        rate = median(f"ours-1000-{form}", "rps") * 1000
+        print(f"  1000-visit requests ({form}): {rate:,.0f} visits/s")
 
 
 if __name__ == "__main__":

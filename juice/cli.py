@@ -140,7 +140,10 @@ def build_dataset(
     An export that fails validation is left out of the dataset and reported; it stays
     in the landing zone.
     """
-    _settings()
+    from juice.dataset import NO_EXPORT, landed_exports
+
+    if not landed_exports(_settings()):  # say so before Prefect starts
+        raise JuiceError(NO_EXPORT)
     from flows.dataset import build_dataset as flow
 
     summary = flow(versioned=version)
@@ -238,6 +241,7 @@ def predict(
     from juice.params import load_params
     from juice.registry import Registry
     from juice.scoring import score_export
+    from juice.serving import ServedModel
 
     if not source.is_file():
         raise JuiceError(f"{source}: no such file")
@@ -246,7 +250,7 @@ def predict(
     result = score_export(
         source,
         out,
-        pipeline,
+        ServedModel(pipeline, card).probabilities,
         threshold=card.threshold,
         model_version=card.version,
         max_seconds=load_params(settings.params_file).build_dataset.max_seconds,
@@ -272,6 +276,20 @@ def serve(
                "--host", host, "--port", str(port or settings.api_port)]  # fmt: skip
     print(f"serving the champion on http://{host}:{port or settings.api_port} (Ctrl+C stops)")
     sys.exit(subprocess.call(command, cwd=PROJECT_ROOT))
+
+
+@app.command()
+def bento(as_json: JsonOption = False) -> None:
+    """Build a bento that carries the current champion (then `bentoml containerize`)."""
+    from juice.bento import build_bento
+
+    tag, model = build_bento(_settings())
+    _emit(
+        as_json,
+        {"bento": tag, "model": model},
+        [f"built bento {tag} with the champion packed as {model}",
+         f"containerize it on a machine with Docker: bentoml containerize {tag}"],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

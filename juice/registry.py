@@ -193,21 +193,40 @@ class Registry:
 
     def load(self, version: str | None = None) -> tuple[Any, ModelCard]:
         """The pipeline and card of a version (the champion by default)."""
-        import mlflow.artifacts
         import mlflow.sklearn
 
         version = version or self.champion_version()
         if version is None:
             raise RegistryError("no champion model yet: run `juice train` first")
-        model_version = self._version(version)
         mlflow.set_tracking_uri(self.settings.tracking_uri)
-        pipeline = mlflow.sklearn.load_model(f"models:/{self.name}/{version}")
+        card = self.card(version)
+        return mlflow.sklearn.load_model(f"models:/{self.name}/{version}"), card
+
+    def card(self, version: str) -> ModelCard:
+        import mlflow.artifacts
+
         with tempfile.TemporaryDirectory() as tmp:
             path = mlflow.artifacts.download_artifacts(
-                run_id=model_version.run_id, artifact_path=CARD, dst_path=tmp
+                run_id=self._version(version).run_id,
+                artifact_path=CARD,
+                dst_path=tmp,
+                tracking_uri=self.settings.tracking_uri,
             )
-            card = ModelCard(**json.loads(Path(path).read_text()))
-        return pipeline, card
+            return ModelCard(**json.loads(Path(path).read_text()))
+
+    def download(self, version: str, folder: Path) -> Path:
+        """The version's MLflow model files, copied into `folder`."""
+        import mlflow.artifacts
+
+        self._version(version)
+        return Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{self.name}/{version}",
+                dst_path=str(folder),
+                tracking_uri=self.settings.tracking_uri,
+                registry_uri=self.settings.tracking_uri,
+            )
+        )
 
     def record_decision(self, version: str, decision: GateDecision) -> None:
         """Keeps the gate's verdict on the version, promoted or not."""

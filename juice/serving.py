@@ -19,7 +19,6 @@ import numpy as np
 
 from juice.features import MODEL_COLUMNS
 from juice.registry import ModelCard, Registry, RegistryError
-from juice.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -77,12 +76,13 @@ class Champion:
     """The serving model; `refresh` swaps in a newly promoted champion without a restart.
 
     Requests read `current` once and use that model to the end, so a swap never mixes
-    two models in one answer and never drops a request.
+    two models in one answer and never drops a request. Without a registry (a bento's
+    own packed model) the model never changes.
     """
 
-    def __init__(self, settings: Settings) -> None:
-        self._registry = Registry(settings)
-        self._current: ServedModel | None = None
+    def __init__(self, registry: Registry | None, model: ServedModel | None = None) -> None:
+        self._registry = registry
+        self._current = model
         self._lock = threading.Lock()
 
     @property
@@ -98,6 +98,8 @@ class Champion:
 
     def refresh(self) -> bool:
         """Loads the champion if it changed; True if the served model changed."""
+        if self._registry is None:
+            return False
         with self._lock:
             version = self._registry.champion_version()
             if version is None or (self._current and self._current.card.version == version):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,49 +21,28 @@ from factories import small_train_params
 from juice.api import EXAMPLE_VISIT, MAX_VISITS
 from juice.features import to_matrix
 from juice.gate import judge
+from juice.localserver import free_port, http_server
 from juice.registry import Registry
 from juice.schema import FEATURES, FLAVOURS, RAW_COLUMNS
-from juice.settings import PROJECT_ROOT, Settings
+from juice.settings import Settings
 from juice.simulator import simulate, write_export
 from juice.training import train_model
 
 pytestmark = pytest.mark.e2e
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+BENTOML = str(Path(sys.executable).parent / "bentoml")
 
 
-def start_server(home: Path, **env: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "bentoml"), "serve", "service:PolJuice",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "JUICE_HOME": str(home), "BENTOML_HOME": str(home / "bentoml"),
-             "BENTOML_DO_NOT_TRACK": "true", "JUICE_RELOAD_SECONDS": "0.5", **env},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            raise RuntimeError("bentoml serve exited")
-        time.sleep(0.5)
-    stop_server(process)
-    raise RuntimeError("bentoml serve did not become ready")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)  # the server and the workers it started
-    process.wait(timeout=30)
+@contextmanager
+def served(home: Path, target: str = "service:PolJuice", **env: str) -> Iterator[str]:
+    """`bentoml serve` on loopback for the block; yields its URL."""
+    url = f"http://127.0.0.1:{free_port()}"
+    command = [BENTOML, "serve", target, "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1]]
+    env = {"JUICE_HOME": str(home), "BENTOML_HOME": str(home / "bentoml"),
+           "BENTOML_DO_NOT_TRACK": "true", "JUICE_RELOAD_SECONDS": "0.5", **env}  # fmt: skip
+    with http_server(command, f"{url}/readyz", env):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +69,8 @@ def home(tmp_path_factory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def server(home) -> Iterator[str]:
-    process, url = start_server(home)
-    yield url
-    stop_server(process)
+    with served(home) as url:
+        yield url
 
 
 def visits_json(visits: pl.DataFrame) -> list[dict]:
@@ -280,26 +257,6 @@ def test_a_new_champion_is_served_without_dropping_requests(server, home):
     registry.promote("1", "test: roll back")
 
 
-def test_the_token_guards_prediction_and_model_routes(home):
-    process, url = start_server(home, JUICE_API_TOKEN="s3cret", JUICE_API_WORKERS="1")
-    try:
-        body = one()
-        assert httpx.post(f"{url}/predict", json=body).status_code == 401
-        assert (
-            httpx.post(
-                f"{url}/predict", json=body, headers={"Authorization": "Bearer nope"}
-            ).status_code
-            == 401
-        )
-        assert httpx.get(f"{url}/model").status_code == 401
-        ok = {"Authorization": "Bearer s3cret"}
-        assert httpx.post(f"{url}/predict", json=body, headers=ok).status_code == 200
-        assert httpx.get(f"{url}/model", headers=ok).status_code == 200
-        assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
-    finally:
-        stop_server(process)
-
-
 def test_schemathesis_finds_no_server_error_and_no_undocumented_response(server):
     checks = ",".join(
         ["not_a_server_error", "status_code_conformance", "content_type_conformance",
@@ -338,12 +295,53 @@ def test_bulk_histogram_updates_equal_one_observe_per_value():
     assert samples("bulk_") == samples("single_") and len(samples("bulk_")) == 6
 
 
-def test_bentoml_build_packages_the_service(tmp_path):
-    env = {**os.environ, "BENTOML_HOME": str(tmp_path), "BENTOML_DO_NOT_TRACK": "true"}
-    bentoml = str(Path(sys.executable).parent / "bentoml")
-    done = subprocess.run([bentoml, "build", "-o", "tag"], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+TOKEN = {"Authorization": "Bearer s3cret"}
+
+
+@pytest.fixture(scope="module")
+def bento(home, tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """`juice bento` from the workspace's champion, served from an empty workspace (no
+    registry, no data) with the token on; yields (URL, the champion it was built from)."""
+    champion = Registry(Settings(home=home)).champion_version()
+    stores = tmp_path_factory.mktemp("bento")
+    env = {"BENTOML_HOME": str(stores / "bentoml"), "BENTOML_DO_NOT_TRACK": "true"}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "juice"), "bento", "--json"],
+        env={**os.environ, "JUICE_HOME": str(home), **env},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    [bento] = (tmp_path / "bentos" / "poljuice").glob("*/src")
-    assert (bento / "service.py").exists() and (bento / "juice" / "schema.py").exists()
-    assert not (bento / "tests").exists() and not (bento / "data").exists()
+    tag = json.loads(done.stdout)["bento"]
+    [src] = (stores / "bentoml" / "bentos").glob(f"{tag.replace(':', '/')}/src")
+    assert (src / "service.py").exists() and not (src / "tests").exists()
+    assert not (src / "data").exists() and not (src / "mlflow.db").exists()
+    (stores / "elsewhere").mkdir()
+    with served(stores / "elsewhere", tag, JUICE_API_TOKEN="s3cret", JUICE_API_WORKERS="1",
+                **env) as url:  # fmt: skip
+        yield url, champion
+
+
+def test_a_bento_carries_the_champion_and_serves_it_without_a_registry(home, bento):
+    url, champion = bento
+    assert httpx.get(f"{url}/model", headers=TOKEN).json()["version"] == champion
+    frame = simulate(20, seed=8)
+    answer = httpx.post(f"{url}/predict", json={"visits": visits_json(frame)}, headers=TOKEN).json()
+    pipeline, _ = Registry(Settings(home=home)).load(champion)
+    np.testing.assert_allclose(
+        [a["probability"] for a in answer], pipeline.predict_proba(to_matrix(frame))[:, 1]
+    )
+    assert {a["model_version"] for a in answer} == {champion}
+
+
+def test_the_token_guards_prediction_and_model_routes(bento):
+    url, _ = bento
+    body = one()
+    assert httpx.post(f"{url}/predict", json=body).status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert httpx.post(f"{url}/predict", json=body, headers=wrong).status_code == 401
+    assert httpx.get(f"{url}/model").status_code == 401
+    assert httpx.post(f"{url}/predict_csv", files={"file": ("e.csv", b"")}).status_code == 401
+    assert httpx.post(f"{url}/predict", json=body, headers=TOKEN).status_code == 200
+    assert httpx.get(f"{url}/model", headers=TOKEN).status_code == 200
+    assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
+    assert httpx.get(f"{url}/metrics").status_code == 200

@@ -1,0 +1,41 @@
+"""HTTP servers started on loopback and stopped by their process group (tests, benchmarks)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+from mirakuru import HTTPExecutor
+
+from juice.settings import PROJECT_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_server(
+    command: list[str],
+    ready_url: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = PROJECT_ROOT,
+    timeout: float = 120,
+) -> HTTPExecutor:
+    """A server that counts as started once `ready_url` answers 2xx to a GET.
+
+    `start()` raises if it is not ready within `timeout` seconds or exits first; `stop()`
+    ends its whole process group (BentoML's workers too). Usable as a context manager.
+    """
+    return HTTPExecutor(
+        command,
+        url=ready_url,
+        method="GET",
+        cwd=str(cwd),
+        envvars=env or {},
+        timeout=timeout,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
