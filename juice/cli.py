@@ -238,13 +238,13 @@ def predict(
     as_json: JsonOption = False,
 ) -> None:
     """Score an export offline with the champion; bad rows are reported, not scored."""
+    if not source.is_file():
+        raise JuiceError(f"{source}: no such file")
     from juice.params import load_params
     from juice.registry import Registry
     from juice.scoring import score_export
     from juice.serving import ServedModel
 
-    if not source.is_file():
-        raise JuiceError(f"{source}: no such file")
     settings = _settings()
     pipeline, card = Registry(settings).load()
     result = score_export(
