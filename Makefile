@@ -1,6 +1,8 @@
 # One command each: `make run` sets up and runs the product, `make test` sets up and tests.
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# `install` has synced the environment; `uv run` would check (and recompile) it again.
+RUN := $(UV) run --no-sync
 # Compile the packages' bytecode once at install: with PYTHONDONTWRITEBYTECODE set (as
 # here and in many CI images) every process would otherwise compile what it imports,
 # about 10 s for each `juice` command and each server worker.
@@ -24,30 +26,30 @@ $(UV):
 install: .venv/.synced  ## install Python 3.11 packages from uv.lock
 
 run: install  ## get data, build + validate + version the dataset, train a champion, serve it (Ctrl+C stops)
-	$(UV) run juice ingest
-	$(UV) run juice build-dataset
-	$(UV) run juice train
-	$(UV) run juice serve
+	$(RUN) juice ingest
+	$(RUN) juice build-dataset
+	$(RUN) juice train
+	$(RUN) juice serve
 
 bento: install  ## build a bento carrying the current champion (then `bentoml containerize`)
-	$(UV) run juice bento
+	$(RUN) juice bento
 
 test: install  ## run the whole test suite
-	$(UV) run pytest
+	$(RUN) pytest
 
 lint: install  ## ruff checks and formatting
-	$(UV) run ruff check .
-	$(UV) run ruff format --check .
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
 
 format: install
-	$(UV) run ruff format .
-	$(UV) run ruff check --fix .
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
 
 bench: install  ## benchmarks (print figures; several minutes)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(UV) run python benchmarks/etl.py
-	$(UV) run python benchmarks/training.py
-	$(UV) run python benchmarks/serving.py
+	$(RUN) python benchmarks/etl.py
+	$(RUN) python benchmarks/training.py
+	$(RUN) python benchmarks/serving.py
 
 clean:  ## remove the workspace state (keeps landed exports' DVC remote)
 	rm -rf .juice .prefect data/dataset data/quarantine data/reports data/build-dataset.json
