@@ -86,7 +86,8 @@ def _announce(model: ServedModel) -> None:
 
 @bentoml.service(name="poljuice", workers=SETTINGS.api_workers, traffic={"timeout": 60})
 class PolJuice:
-    """Scores shop visits with the champion model; follows the registry's champion."""
+    """Scores shop visits with the champion: the registry's, followed as it changes, or
+    the one packed in the bento being served."""
 
     def __init__(self) -> None:
         if PolJuice.bento is None:  # the workspace: follow the registry's champion
