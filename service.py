@@ -6,12 +6,13 @@ GET|POST /model (the model card), and BentoML's /metrics, /healthz, /readyz, /do
 
 from __future__ import annotations
 
-import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import bentoml
 import numpy as np
+from bentoml.validators import ContentType
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import Field
 from starlette.responses import JSONResponse, Response
@@ -125,7 +126,7 @@ class PolJuice:
         return predictions(probability, decision, model.card.threshold, model.card.version)
 
     @bentoml.api(route="/predict_csv")
-    def predict_csv(self, file: Path) -> str:
+    def predict_csv(self, file: Path) -> Annotated[str, ContentType("text/csv")]:
         """An export (header and label optional) in; its rows with probability,will_buy out."""
         model = self.champion.current
         try:
@@ -152,9 +153,7 @@ class PolJuice:
     @bentoml.api(route="/model")
     def model(self) -> dict[str, Any]:
         """The serving model's card: version, threshold, metrics, data version, effects."""
-        from dataclasses import asdict
-
-        return json.loads(json.dumps(asdict(self.champion.current.card)))
+        return asdict(self.champion.current.card)
 
 
 PolJuice.add_asgi_middleware(

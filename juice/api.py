@@ -6,6 +6,7 @@ from itertools import chain, islice
 from typing import Annotated, Any, Literal, NotRequired
 
 import numpy as np
+import polars as pl
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
@@ -73,6 +74,16 @@ def predictions(
     ]
 
 
+def request_visits(visits: pl.DataFrame, *, watched_only: bool = True) -> list[dict[str, Any]]:
+    """Typed visits (schema dtypes) as an API client sends them: sex, age and the
+    flavours, only those watched (`watched_only`) or every one."""
+    return [
+        {key: str(value) if key == SEX else value for key, value in row.items()
+         if not watched_only or key in (SEX, AGE) or value}
+        for row in visits.select(SEX, AGE, *FLAVOURS).iter_rows(named=True)
+    ]  # fmt: skip
+
+
 EXAMPLE_VISIT: dict[str, Any] = {
     "sex": "F",
     "age": 41,
@@ -80,52 +91,3 @@ EXAMPLE_VISIT: dict[str, Any] = {
     "lychee": 9,
     "raspberry": 298,
 }
-
-
-def complete_openapi(document: dict[str, Any]) -> dict[str, Any]:
-    """BentoML's OpenAPI document, completed to say what the service really answers.
-
-    Error bodies carry `detail` as a list of `{loc, msg, ...}`; the guarded routes may
-    answer 401, 413 and 415; the model card is also a GET; CSV scoring answers text/csv.
-    """
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    detail = {
-        "type": "array",
-        "items": {
-            "type": "object",
-            "properties": {"loc": {"type": "array"}, "msg": {"type": "string"}},
-        },
-    }
-    for name in ("InvalidArgument", "NotFound", "InternalServerError"):
-        if name in schemas:
-            schemas[name]["properties"]["detail"] = detail
-    client_error = {
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/InvalidArgument"}}
-        }
-    }
-    paths = document.get("paths", {})
-    for path, status, description in (
-        ("/predict", "415", "Unsupported Media Type"),
-        ("/predict_csv", "415", "Unsupported Media Type"),
-        ("/predict_csv", "413", "Payload Too Large"),
-    ):
-        if path in paths:
-            paths[path]["post"]["responses"][status] = {"description": description, **client_error}
-    for path in ("/predict", "/predict_csv", "/model"):
-        if path in paths:
-            paths[path]["post"]["responses"]["401"] = {
-                "description": "Unauthorized",
-                **client_error,
-            }
-    if "/predict_csv" in paths:
-        paths["/predict_csv"]["post"]["responses"]["200"] = {
-            "description": "The export's rows with probability,will_buy appended",
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-        }
-    if "/model" in paths and "get" not in paths["/model"]:
-        post = paths["/model"]["post"]
-        paths["/model"]["get"] = {
-            key: value for key, value in post.items() if key not in ("requestBody", "operationId")
-        } | {"operationId": "poljuice__model_get"}
-    return document

@@ -13,8 +13,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from juice.api import complete_openapi
-
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
 
@@ -123,7 +121,7 @@ class Guard:
                 scope, receive, send
             )
             return
-        document = complete_openapi(json.loads(b"".join(parts)))
+        document = complete_openapi(json.loads(b"".join(parts)), self.routes)
         await JSONResponse(document)(scope, receive, send)
 
 
@@ -139,3 +137,40 @@ def _replay(body: bytes) -> Any:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
+
+
+def complete_openapi(document: dict[str, Any], routes: dict[str, str | None]) -> dict[str, Any]:
+    """BentoML's OpenAPI document, completed with what the guard answers for `routes`.
+
+    Error bodies carry `detail` as a list of `{loc, msg}`; every guarded route may answer
+    401, a route with a content type 415, an upload route 413; a route without input
+    is also a GET.
+    """
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    detail = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"loc": {"type": "array"}, "msg": {"type": "string"}},
+        },
+    }
+    for name in ("InvalidArgument", "NotFound", "InternalServerError"):
+        if name in schemas:
+            schemas[name]["properties"]["detail"] = detail
+    error = {"content": {JSON: {"schema": {"$ref": "#/components/schemas/InvalidArgument"}}}}
+    paths = document.get("paths", {})
+    for path, content_type in routes.items():
+        if path not in paths:
+            continue
+        post = paths[path]["post"]
+        statuses = {"401": "Unauthorized"}
+        if content_type is not None:
+            statuses["415"] = "Unsupported Media Type"
+        if content_type == MULTIPART:
+            statuses["413"] = "Payload Too Large"
+        for status, description in statuses.items():
+            post["responses"][status] = {"description": description, **error}
+        if content_type is None and "get" not in paths[path]:
+            get = {key: value for key, value in post.items() if key != "requestBody"}
+            paths[path]["get"] = get | {"operationId": f"{post['operationId']}_get"}
+    return document

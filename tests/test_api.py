@@ -8,23 +8,21 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from juice.api import complete_openapi, predictions, visit_model, visits_matrix
+from juice.api import (
+    predictions,
+    request_visits,
+    visit_model,
+    visits_matrix,
+)
 from juice.features import to_matrix
-from juice.schema import AGE, FEATURES, SEX
+from juice.guard import JSON, MULTIPART, complete_openapi
 from juice.simulator import simulate
 
 
 def test_visits_matrix_equals_the_training_matrix():
     frame = simulate(30, seed=6)
-    # As clients send them: only the watched flavours, in any order of keys.
-    sent = [
-        dict(
-            reversed(
-                [(k, str(v) if k == SEX else v) for k, v in row.items() if k in (SEX, AGE) or v]
-            )
-        )
-        for row in frame.select(FEATURES).iter_rows(named=True)
-    ]
+    # As clients send them: only the watched flavours, keys in any order.
+    sent = [dict(reversed(visit.items())) for visit in request_visits(frame)]
     visits = TypeAdapter(list[visit_model()]).validate_json(json.dumps(sent))
     np.testing.assert_array_equal(visits_matrix(visits), to_matrix(frame))
 
@@ -59,19 +57,25 @@ def test_openapi_document_is_completed():
         "type": "object",
         "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
     }
-    post = {"responses": {"200": {}}, "requestBody": {}, "operationId": "m"}
+    post = {"responses": {"200": {}}, "requestBody": {}, "operationId": "svc__model"}
     document = {
         "components": {"schemas": {"InvalidArgument": error}},
         "paths": {"/model": {"post": post}, "/predict": {"post": {"responses": {}}},
                   "/predict_csv": {"post": {"responses": {}}}},
     }  # fmt: skip
-    done = complete_openapi(document)
+    routes = {"/predict": JSON, "/predict_csv": MULTIPART, "/model": None}
+    done = complete_openapi(document, routes)
     assert (
         done["components"]["schemas"]["InvalidArgument"]["properties"]["detail"]["type"] == "array"
     )
-    assert "get" in done["paths"]["/model"] and "requestBody" not in done["paths"]["/model"]["get"]
-    assert {"401", "415"} <= set(done["paths"]["/predict"]["post"]["responses"])
-    assert "text/csv" in done["paths"]["/predict_csv"]["post"]["responses"]["200"]["content"]
+    get = done["paths"]["/model"]["get"]
+    assert "requestBody" not in get and get["operationId"] == "svc__model_get"
+    statuses = {path: set(done["paths"][path]["post"]["responses"]) for path in routes}
+    assert statuses == {
+        "/predict": {"401", "415"},
+        "/predict_csv": {"401", "413", "415"},
+        "/model": {"200", "401"},
+    }
 
 
 def test_prediction_log_writes_every_visit_with_its_call(tmp_path):
