@@ -28,13 +28,12 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from juice.api import EXAMPLE_VISIT
+from juice.api import EXAMPLE_VISIT, request_visits
 from juice.features import MODEL_COLUMNS
 from juice.gate import judge
 from juice.localserver import free_port, http_server
 from juice.params import load_params
 from juice.registry import Registry
-from juice.schema import AGE, FEATURES, SEX
 from juice.settings import PROJECT_ROOT, Settings
 from juice.simulator import simulate
 from juice.training import train_model
@@ -69,11 +68,8 @@ def wrk(url: str, body: str, seconds: int, connections: int, folder: Path) -> di
 def bodies() -> dict[str, str]:
     """Request bodies: one visit; 1,000 different visits as clients send them, with every
     key or with only the ads watched; the same visit in MLflow's dataframe_split form."""
-    full = [
-        {k: str(v) if k == SEX else v for k, v in row.items()}
-        for row in simulate(1000, seed=6).select(FEATURES).iter_rows(named=True)
-    ]
-    watched = [{k: v for k, v in visit.items() if k in (SEX, AGE) or v} for visit in full]
+    visits = simulate(1000, seed=6)
+    full, watched = request_visits(visits, watched_only=False), request_visits(visits)
     row = [1.0 if c == "female" else float(EXAMPLE_VISIT.get(c, 0)) for c in MODEL_COLUMNS]
     return {
         "one": json.dumps({"visits": [EXAMPLE_VISIT]}),

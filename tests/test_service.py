@@ -18,12 +18,12 @@ import polars as pl
 import pytest
 from factories import small_train_params
 
-from juice.api import EXAMPLE_VISIT, MAX_VISITS
+from juice.api import EXAMPLE_VISIT, MAX_VISITS, request_visits
 from juice.features import to_matrix
 from juice.gate import judge
 from juice.localserver import free_port, http_server
 from juice.registry import Registry
-from juice.schema import FEATURES, FLAVOURS, RAW_COLUMNS
+from juice.schema import FLAVOURS, RAW_COLUMNS
 from juice.settings import Settings
 from juice.simulator import simulate, write_export
 from juice.training import train_model
@@ -73,17 +73,9 @@ def server(home) -> Iterator[str]:
         yield url
 
 
-def visits_json(visits: pl.DataFrame) -> list[dict]:
-    """Visits as API clients send them: only the flavours watched."""
-    return [
-        {k: str(v) if k == "sex" else v for k, v in row.items() if k in ("sex", "age") or v}
-        for row in visits.select(FEATURES).iter_rows(named=True)
-    ]
-
-
 def test_probabilities_equal_the_registered_models(server, home):
     frame = simulate(50, seed=3)
-    answer = httpx.post(f"{server}/predict", json={"visits": visits_json(frame)}).json()
+    answer = httpx.post(f"{server}/predict", json={"visits": request_visits(frame)}).json()
     pipeline, card = Registry(Settings(home=home)).load("1")
     expected = pipeline.predict_proba(to_matrix(frame))[:, 1]
     np.testing.assert_allclose([a["probability"] for a in answer], expected, rtol=1e-12)
@@ -106,7 +98,7 @@ def test_csv_upload_is_scored_like_json(server, tmp_path):
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     scored = pl.read_csv(response.content)
     assert scored.columns == [*RAW_COLUMNS, "probability", "will_buy"]
-    by_json = httpx.post(f"{server}/predict", json={"visits": visits_json(visits)}).json()
+    by_json = httpx.post(f"{server}/predict", json={"visits": request_visits(visits)}).json()
     np.testing.assert_allclose(
         scored["probability"], [a["probability"] for a in by_json], atol=1e-6
     )
@@ -199,7 +191,7 @@ def test_one_bad_visit_never_fails_other_callers_in_the_batch(server):
 
 def test_metrics_and_prediction_log_follow_the_traffic(server, home):
     before = _metric(server, "juice_predictions_total")
-    httpx.post(f"{server}/predict", json={"visits": visits_json(simulate(25, seed=9))})
+    httpx.post(f"{server}/predict", json={"visits": request_visits(simulate(25, seed=9))})
     text = httpx.get(f"{server}/metrics").text
     assert _metric(server, "juice_predictions_total") == before + 25
     for name in ("bentoml_service_request_total", "juice_predicted_probability_bucket",
@@ -257,7 +249,7 @@ def test_a_new_champion_is_served_without_dropping_requests(server, home):
     registry.promote("1", "test: roll back")
 
 
-def test_schemathesis_finds_no_server_error_and_no_undocumented_response(server):
+def test_schemathesis_finds_no_server_error_and_no_undocumented_response(server, tmp_path):
     checks = ",".join(
         ["not_a_server_error", "status_code_conformance", "content_type_conformance",
          "response_schema_conformance", "response_headers_conformance", "unsupported_method"]
@@ -325,7 +317,9 @@ def test_a_bento_carries_the_champion_and_serves_it_without_a_registry(home, ben
     url, champion = bento
     assert httpx.get(f"{url}/model", headers=TOKEN).json()["version"] == champion
     frame = simulate(20, seed=8)
-    answer = httpx.post(f"{url}/predict", json={"visits": visits_json(frame)}, headers=TOKEN).json()
+    answer = httpx.post(
+        f"{url}/predict", json={"visits": request_visits(frame)}, headers=TOKEN
+    ).json()
     pipeline, _ = Registry(Settings(home=home)).load(champion)
     np.testing.assert_allclose(
         [a["probability"] for a in answer], pipeline.predict_proba(to_matrix(frame))[:, 1]
