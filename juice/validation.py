@@ -86,7 +86,8 @@ def batch_statistics(batch: pl.DataFrame, lines_read: int) -> dict[str, float]:
     rows = len(batch)
     return {
         ROWS: rows,
-        QUARANTINE_SHARE: 1 - rows / lines_read if lines_read else 1.0,
+        # (set aside) / read, not 1 - rows/read: 1 - 0.95 is 0.050000000000000044 > 0.05
+        QUARANTINE_SHARE: (lines_read - rows) / lines_read if lines_read else 1.0,
         PURCHASE_RATE: float(batch[LABEL].mean()) if rows else 0.0,
         ADS_PER_VISIT: float(batch.select(pl.sum_horizontal(pl.col(FLAVOURS) > 0).mean()).item())
         if rows

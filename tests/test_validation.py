@@ -56,6 +56,13 @@ def test_too_many_quarantined_lines_fail_the_batch():
     assert ("expect_column_values_to_be_between", "quarantine_share") in failed(report)
 
 
+def test_the_quarantine_limit_is_inclusive():
+    assert check(batch(950), lines_read=1000).success  # exactly 5% set aside: allowed
+    assert ("expect_column_values_to_be_between", "quarantine_share") in failed(
+        check(batch(949), lines_read=1000)
+    )
+
+
 def test_batch_checks_wait_for_enough_rows():
     small = batch(rows=100).with_columns(pl.lit(True).alias("purchased"))
     assert check(small).success
