@@ -7,6 +7,7 @@ OpenAPI document completed to say all of that.
 
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Any
 
@@ -59,7 +60,8 @@ class Guard:
     async def _guard(self, scope: dict, receive: Any, send: Any) -> None:
         request = Request(scope, receive)
         expected = self.routes[scope["path"]]
-        if self.token and request.headers.get("authorization") != f"Bearer {self.token}":
+        given = request.headers.get("authorization", "").encode()
+        if self.token and not hmac.compare_digest(given, f"Bearer {self.token}".encode()):
             rule = "a valid `Authorization: Bearer <token>` header is required"
             await client_error(401, "authorization", rule)(scope, receive, send)
             return
@@ -80,7 +82,7 @@ class Guard:
             await client_error(415, "content-type", f"must be {expected}")(scope, receive, send)
             return
         if expected == MULTIPART and scope["method"] == "POST":
-            body = await request.body()
+            body = await self._read_upload(request, receive)
             problem = await self._upload_problem(scope, body)
             if problem:
                 await problem(scope, receive, send)
@@ -88,8 +90,25 @@ class Guard:
             receive = _replay(body)
         await self.app(scope, receive, send)
 
-    async def _upload_problem(self, scope: dict, body: bytes) -> Response | None:
-        if len(body) > self.max_upload_bytes:
+    async def _read_upload(self, request: Request, receive: Any) -> bytes | None:
+        """The body, or None as soon as it is known to exceed the limit (a declared
+        Content-Length is refused unread; a chunked body is read up to the limit)."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_upload_bytes:
+            return None
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_upload_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _upload_problem(self, scope: dict, body: bytes | None) -> Response | None:
+        if body is None:
             return client_error(
                 413, "file", f"uploads are limited to {self.max_upload_bytes} bytes"
             )

@@ -15,7 +15,6 @@ from juice.api import (
     visits_matrix,
 )
 from juice.features import to_matrix
-from juice.guard import JSON, MULTIPART, complete_openapi
 from juice.simulator import simulate
 
 
@@ -50,32 +49,6 @@ def test_predictions_keep_order_and_types():
         (0.2, False, "3"),
         (0.9, True, "3"),
     ]
-
-
-def test_openapi_document_is_completed():
-    error = {
-        "type": "object",
-        "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
-    }
-    post = {"responses": {"200": {}}, "requestBody": {}, "operationId": "svc__model"}
-    document = {
-        "components": {"schemas": {"InvalidArgument": error}},
-        "paths": {"/model": {"post": post}, "/predict": {"post": {"responses": {}}},
-                  "/predict_csv": {"post": {"responses": {}}}},
-    }  # fmt: skip
-    routes = {"/predict": JSON, "/predict_csv": MULTIPART, "/model": None}
-    done = complete_openapi(document, routes)
-    assert (
-        done["components"]["schemas"]["InvalidArgument"]["properties"]["detail"]["type"] == "array"
-    )
-    get = done["paths"]["/model"]["get"]
-    assert "requestBody" not in get and get["operationId"] == "svc__model_get"
-    statuses = {path: set(done["paths"][path]["post"]["responses"]) for path in routes}
-    assert statuses == {
-        "/predict": {"401", "415"},
-        "/predict_csv": {"401", "413", "415"},
-        "/model": {"200", "401"},
-    }
 
 
 def test_prediction_log_writes_every_visit_with_its_call(tmp_path):
