@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from juice.evaluation import evaluate
 from juice.features import to_matrix
 from juice.params import load_params
 from juice.parsing import parse_export
@@ -27,7 +28,7 @@ from juice.scoring import score_export
 from juice.serving import linear_scorer
 from juice.settings import PROJECT_ROOT
 from juice.simulator import TRUE_PROBABILITY, simulate, write_export
-from juice.thresholds import fbeta, select_threshold
+from juice.thresholds import select_threshold
 
 FRESH_ROWS = 200_000
 
@@ -54,21 +55,18 @@ def main() -> None:
         trained = train_model(simulate(rows, seed=rows), params)
         seconds = time.perf_counter() - started
         ours = trained.pipeline.predict_proba(to_matrix(fresh))[:, 1]
-        decided = ours >= trained.threshold.threshold
-        precision = y[decided].mean() if decided.any() else 0.0
-        recall = (decided & y).sum() / y.sum()
-        f_ours = float(fbeta(np.array(precision), np.array(recall), params.beta))
+        on_fresh = evaluate(y, ours, trained.threshold.threshold, params.beta)
         print(
             f"\n{rows:,} training rows: whole training {seconds:.1f} s (grid search {trained.search_seconds:.1f} s)"
         )
         print(f"  best pipeline: {trained.best_params}")
         print(
-            f"  ROC AUC on {FRESH_ROWS:,} fresh rows: model {roc_auc_score(y, ours):.4f}, "
-            f"Bayes-optimal {bayes_auc:.4f}, gap {bayes_auc - roc_auc_score(y, ours):.4f}"
+            f"  ROC AUC on {FRESH_ROWS:,} fresh rows: model {on_fresh.roc_auc:.4f}, "
+            f"Bayes-optimal {bayes_auc:.4f}, gap {bayes_auc - on_fresh.roc_auc:.4f}"
         )
         print(
-            f"  F{params.beta:g}: model {f_ours:.4f} at threshold {trained.threshold.threshold:.3f} "
-            f"(precision {precision:.3f}, recall {recall:.3f}); true probabilities {bayes_f.fbeta:.4f} "
+            f"  F{params.beta:g}: model {on_fresh.fbeta:.4f} at threshold {trained.threshold.threshold:.3f} "
+            f"(precision {on_fresh.precision:.3f}, recall {on_fresh.recall:.3f}); true probabilities {bayes_f.fbeta:.4f} "
             f"at {bayes_f.threshold:.3f} (precision {bayes_f.precision:.3f}, recall {bayes_f.recall:.3f})"
         )
         model = model or trained

@@ -124,10 +124,12 @@ def write_plots(
     y_true: np.ndarray,
     probability: np.ndarray,
     threshold: float,
+    chosen: Evaluation,
     effects: list[FlavourEffect],
     folder: Path,
 ) -> list[Path]:
-    """ROC, precision-recall, calibration and per-flavour effect plots as PNG files."""
+    """ROC, precision-recall (marking `chosen`, the evaluation at `threshold`), calibration
+    and per-flavour effect plots as PNG files."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -150,7 +152,6 @@ def write_plots(
 
     figure, axes = plt.subplots(figsize=(5, 5))
     PrecisionRecallDisplay.from_predictions(y_true, probability, ax=axes, plot_chance_level=True)
-    chosen = evaluate(y_true, probability, threshold, beta=1.0)
     axes.plot(chosen.recall, chosen.precision, "o", label=f"threshold {threshold:.2f}")
     axes.legend()
     save(figure, "precision_recall.png")

@@ -118,6 +118,7 @@ class Registry:
                 trained.split.y_test,
                 trained.test_probability,
                 trained.threshold.threshold,
+                trained.evaluation,
                 trained.effects,
                 folder / "plots",
             )
