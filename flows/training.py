@@ -34,18 +34,19 @@ def fit(visits: pl.DataFrame, params: TrainParams) -> TrainedModel:
 
 @task(cache_policy=NO_CACHE)
 def register(
-    trained: TrainedModel, lineage: dict[str, str | None], params: TrainParams
+    trained: TrainedModel, lineage: dict[str, str | None], params: TrainParams, registry: Registry
 ) -> ModelCard:
-    return Registry(Settings()).log_training(trained, lineage, _flat(params.model_dump()))
+    return registry.log_training(trained, lineage, _flat(params.model_dump()))
 
 
 @task(cache_policy=NO_CACHE)
-def challenge(trained: TrainedModel, params: TrainParams) -> tuple[GateDecision, str | None]:
-    registry = Registry(Settings())
+def challenge(
+    trained: TrainedModel, params: TrainParams, registry: Registry
+) -> tuple[GateDecision, str | None]:
     champion = registry.champion_version()
     incumbent = None
     if champion is not None:
-        model, _ = registry.load(champion)
+        model = registry.model(champion)
         incumbent = model.predict_proba(trained.split.x_test)[:, 1]
     decision = judge(
         trained.split.y_test,
@@ -72,10 +73,10 @@ def train() -> TrainingOutcome:
         "git_commit": git_commit(),
         "prefect_flow_run": flow_run.get_id(),
     }
-    card = register(trained, lineage, params)
-    # Gate: the challenger against the champion on the same fresh test rows
-    decision, champion = challenge(trained, params)
     registry = Registry(settings)
+    card = register(trained, lineage, params, registry)
+    # Gate: the challenger against the champion on the same fresh test rows
+    decision, champion = challenge(trained, params, registry)
     registry.record_decision(card.version, decision)
     if decision.promote:
         registry.promote(card.version, decision.reason)

@@ -194,14 +194,18 @@ class Registry:
 
     def load(self, version: str | None = None) -> tuple[Any, ModelCard]:
         """The pipeline and card of a version (the champion by default)."""
-        import mlflow.sklearn
-
         version = version or self.champion_version()
         if version is None:
             raise RegistryError("no champion model yet: run `juice train` first")
+        return self.model(version), self.card(version)
+
+    def model(self, version: str) -> Any:
+        """The version's fitted pipeline."""
+        import mlflow.sklearn
+
+        self._version(version)
         mlflow.set_tracking_uri(self.settings.tracking_uri)
-        card = self.card(version)
-        return mlflow.sklearn.load_model(f"models:/{self.name}/{version}"), card
+        return mlflow.sklearn.load_model(f"models:/{self.name}/{version}")
 
     def card(self, version: str) -> ModelCard:
         import mlflow.artifacts
