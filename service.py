@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from juice.api import EXAMPLE_VISIT, MAX_VISITS, Prediction, predictions, visit_model, visits_matrix
 from juice.bento import PredictionsJSON, packed_champion
+from juice.features import AGE_COLUMN, FIRST_FLAVOUR_COLUMN
 from juice.guard import JSON, MULTIPART, Guard, client_error
 from juice.params import load_params
 from juice.parsing import ParseError
@@ -57,8 +58,8 @@ def _observe(matrix: np.ndarray, probability: np.ndarray, decision: np.ndarray) 
     PREDICTIONS.labels("buy").inc(buyers)
     PREDICTIONS.labels("no_buy").inc(len(decision) - buyers)
     _observe_many(PROBABILITY_HISTOGRAM, probability)
-    _observe_many(AGE, matrix[:, 1])
-    seconds = matrix[:, 2:]
+    _observe_many(AGE, matrix[:, AGE_COLUMN])
+    seconds = matrix[:, FIRST_FLAVOUR_COLUMN:]
     watched, total = (seconds > 0).sum(axis=0), seconds.sum(axis=0)
     for j, flavour in enumerate(FLAVOURS):
         if watched[j]:

@@ -13,13 +13,13 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from juice.features import FIRST_FLAVOUR_COLUMN
 from juice.schema import FLAVOURS
 from juice.thresholds import fbeta
 
 CALIBRATION_BINS = 10
 # The headline metrics, shown by `juice train` and `juice models`.
 SUMMARY_METRICS = ("roc_auc", "average_precision", "precision", "recall", "fbeta")
-FIRST_FLAVOUR_COLUMN = 2  # in the model matrix: female, age, then the flavours
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,10 @@ from juice.schema import AGE, FLAVOURS, SEX
 
 FEMALE = "female"
 MODEL_COLUMNS: tuple[str, ...] = (FEMALE, AGE, *FLAVOURS)  # the matrix a model reads
+# Their places in it; the flavours run from FIRST_FLAVOUR_COLUMN to the end.
+FEMALE_COLUMN, AGE_COLUMN, FIRST_FLAVOUR_COLUMN = (
+    MODEL_COLUMNS.index(name) for name in (FEMALE, AGE, FLAVOURS[0])
+)
 AGE_ENCODINGS = ("linear", "decades")
 _DECADES = np.arange(30, 100, 10)  # bins 18-29, 30-39, ..., 90-100
 
@@ -52,12 +56,12 @@ class VisitFeatures(TransformerMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float64)  # no sklearn validation here: 1-row calls are hot
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(f"expected {self.n_features_in_} columns")
-        seconds = X[:, 2:]
-        parts = [X[:, :1]]
+        seconds = X[:, FIRST_FLAVOUR_COLUMN:]
+        parts = [X[:, FEMALE_COLUMN : FEMALE_COLUMN + 1]]
         if self.age == "linear":
-            parts.append(X[:, 1:2])
+            parts.append(X[:, AGE_COLUMN : AGE_COLUMN + 1])
         else:
-            parts.append(X[:, 1:2] >= _DECADES)
+            parts.append(X[:, AGE_COLUMN : AGE_COLUMN + 1] >= _DECADES)
         for encoding in self.watch.split("+"):
             if encoding == "seconds":
                 parts.append(seconds)
