@@ -18,11 +18,13 @@ JSON = "application/json"
 MULTIPART = "multipart/form-data"
 
 
-def client_error(status: int, field: str, rule: str) -> JSONResponse:
-    """A 4xx in BentoML's error shape: `error` for people, `detail` for programs."""
-    return JSONResponse(
-        {"error": f"{field}: {rule}", "detail": [{"loc": [field], "msg": rule}]}, status_code=status
-    )
+def client_error(
+    status: int, field: str, rule: str, detail: list[dict[str, Any]] | None = None
+) -> JSONResponse:
+    """A 4xx in BentoML's error shape: `error` for people, `detail` for programs (by
+    default the one rule at `field`)."""
+    detail = detail if detail is not None else [{"loc": [field], "msg": rule}]
+    return JSONResponse({"error": f"{field}: {rule}", "detail": detail}, status_code=status)
 
 
 class Guard:

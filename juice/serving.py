@@ -27,13 +27,11 @@ class ServedModel:
 
     pipeline: Any
     card: ModelCard
-    score: Callable[[np.ndarray], np.ndarray] = field(init=False, repr=False)
+    # model matrix -> purchase probability, the pipeline's fast path
+    probabilities: Callable[[np.ndarray], np.ndarray] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "score", linear_scorer(self.pipeline))
-
-    def probabilities(self, matrix: np.ndarray) -> np.ndarray:
-        return self.score(matrix)
+        object.__setattr__(self, "probabilities", linear_scorer(self.pipeline))
 
 
 def linear_scorer(pipeline: Any) -> Callable[[np.ndarray], np.ndarray]:
