@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 from mirakuru import HTTPExecutor
@@ -39,3 +40,15 @@ def http_server(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def bento_server(target: str, home: Path, **env: str) -> tuple[HTTPExecutor, str]:
+    """`bentoml serve TARGET` on a free loopback port with `home` as its workspace (and
+    BentoML home); ready when /readyz answers. Returns the server and its base URL."""
+    port = str(free_port())
+    command = [str(Path(sys.executable).parent / "bentoml"), "serve", target,
+               "--host", "127.0.0.1", "--port", port]  # fmt: skip
+    env = {"JUICE_HOME": str(home), "BENTOML_HOME": str(home / "bentoml"),
+           "BENTOML_DO_NOT_TRACK": "true", **env}  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    return http_server(command, f"{url}/readyz", env), url

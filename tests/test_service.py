@@ -21,7 +21,7 @@ from factories import small_train_params
 from juice.api import EXAMPLE_VISIT, MAX_VISITS, request_visits
 from juice.features import to_matrix
 from juice.gate import judge
-from juice.localserver import free_port, http_server
+from juice.localserver import bento_server
 from juice.registry import Registry
 from juice.schema import FLAVOURS, RAW_COLUMNS
 from juice.settings import Settings
@@ -31,17 +31,11 @@ from juice.training import train_model
 pytestmark = pytest.mark.e2e
 
 
-BENTOML = str(Path(sys.executable).parent / "bentoml")
-
-
 @contextmanager
 def served(home: Path, target: str = "service:PolJuice", **env: str) -> Iterator[str]:
     """`bentoml serve` on loopback for the block; yields its URL."""
-    url = f"http://127.0.0.1:{free_port()}"
-    command = [BENTOML, "serve", target, "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1]]
-    env = {"JUICE_HOME": str(home), "BENTOML_HOME": str(home / "bentoml"),
-           "BENTOML_DO_NOT_TRACK": "true", "JUICE_RELOAD_SECONDS": "0.5", **env}  # fmt: skip
-    with http_server(command, f"{url}/readyz", env):
+    server, url = bento_server(target, home, JUICE_RELOAD_SECONDS="0.5", **env)
+    with server:
         yield url
 
 
