@@ -14,11 +14,10 @@ import bentoml
 import numpy as np
 from bentoml.validators import ContentType
 from prometheus_client import Counter, Gauge, Histogram
-from pydantic import Field
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from juice.api import EXAMPLE_VISIT, MAX_VISITS, Prediction, predictions, visit_model, visits_matrix
-from juice.bento import PredictionsJSON, packed_champion
+from juice.api import Prediction, predictions, visits_matrix, visits_type
+from juice.bento import PREDICT_API, packed_champion
 from juice.features import AGE_COLUMN, FIRST_FLAVOUR_COLUMN
 from juice.guard import JSON, MULTIPART, Guard, client_error
 from juice.params import load_params
@@ -31,7 +30,7 @@ from juice.settings import Settings
 
 SETTINGS = Settings()
 MAX_SECONDS = load_params(SETTINGS.params_file).build_dataset.max_seconds
-Visit = visit_model(MAX_SECONDS)
+Visits = visits_type(MAX_SECONDS)
 
 # Ours, beside BentoML's request metrics; prometheus_client aggregates them across workers.
 PREDICTIONS = Counter("juice_predictions", "Visits scored, by decision", ["decision"])
@@ -105,17 +104,10 @@ class PolJuice:
     def __is_ready__(self) -> bool:
         return self.champion.ready
 
-    @bentoml.api(
-        batchable=True,
-        max_batch_size=MAX_VISITS,
-        max_latency_ms=2000,
-        output_spec=PredictionsJSON,
-    )
+    @bentoml.api(**PREDICT_API)
     def predict(
         self,
-        visits: Annotated[
-            list[Visit], Field(min_length=1, max_length=MAX_VISITS, examples=[[EXAMPLE_VISIT]])
-        ],  # type: ignore[valid-type]
+        visits: Visits,  # type: ignore[valid-type]
     ) -> list[Prediction]:
         """Purchase probability and decision for each visit, in order."""
         model = self.champion.current
@@ -139,7 +131,7 @@ class PolJuice:
         if upload.scored is None:
             rule = f"{upload.lines_broken} of {upload.lines_read} lines break the export format"
             detail = [{"loc": ["file", "line", line], "msg": why} for line, why in upload.problems]
-            return JSONResponse({"error": f"file: {rule}", "detail": detail}, status_code=400)
+            return client_error(400, "file", rule, detail)
         if upload.scored.height:
             probability = upload.scored[PROBABILITY].to_numpy()
             decision = upload.scored[WILL_BUY].to_numpy()

@@ -28,10 +28,12 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from juice.api import EXAMPLE_VISIT, request_visits
+from pydantic import TypeAdapter
+
+from juice.api import EXAMPLE_VISIT, request_visits, visit_model, visits_matrix
 from juice.features import MODEL_COLUMNS
 from juice.gate import judge
-from juice.localserver import free_port, http_server
+from juice.localserver import bento_server, free_port, http_server
 from juice.params import load_params
 from juice.registry import Registry
 from juice.settings import PROJECT_ROOT, Settings
@@ -70,7 +72,8 @@ def bodies() -> dict[str, str]:
     key or with only the ads watched; the same visit in MLflow's dataframe_split form."""
     visits = simulate(1000, seed=6)
     full, watched = request_visits(visits, watched_only=False), request_visits(visits)
-    row = [1.0 if c == "female" else float(EXAMPLE_VISIT.get(c, 0)) for c in MODEL_COLUMNS]
+    visit = TypeAdapter(visit_model()).validate_python(EXAMPLE_VISIT)
+    row = visits_matrix([visit])[0].tolist()  # the same visit as the model matrix
     return {
         "one": json.dumps({"visits": [EXAMPLE_VISIT]}),
         "full": json.dumps({"visits": full}),
@@ -91,9 +94,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as servers:
         home = Path(tmp)
         env = {
-            "JUICE_HOME": str(home),
-            "BENTOML_HOME": str(home / "bentoml"),
-            "BENTOML_DO_NOT_TRACK": "true",
             "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
             "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         }
@@ -112,10 +112,9 @@ def main() -> None:
             ("ours", "service:PolJuice"),
             ("echo", "benchmarks.echo_service:Echo"),
         ):
-            port = free_port()
-            command = [str(BIN / "bentoml"), "serve", target, "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-            servers.enter_context(http_server(command, f"http://127.0.0.1:{port}/readyz", env))
-            urls[name] = f"http://127.0.0.1:{port}/predict"
+            server, url = bento_server(target, home, **env)
+            servers.enter_context(server)
+            urls[name] = f"{url}/predict"
         port = free_port()
         command = [str(BIN / "mlflow"), "models", "serve", "-m", f"models:/{card.name}/{card.version}",
                    "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port),

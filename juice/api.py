@@ -45,6 +45,14 @@ def visit_model(max_seconds: int = DEFAULT_MAX_SECONDS) -> type[dict]:
     return with_config(ConfigDict(extra="forbid", strict=True))(visit)
 
 
+def visits_type(max_seconds: int = DEFAULT_MAX_SECONDS) -> Any:
+    """/predict's `visits`: 1 to MAX_VISITS visits (for a signature BentoML reads)."""
+    return Annotated[
+        list[visit_model(max_seconds)],  # type: ignore[misc]
+        Field(min_length=1, max_length=MAX_VISITS, examples=[[EXAMPLE_VISIT]]),
+    ]
+
+
 class Prediction(TypedDict):
     probability: Annotated[float, Field(ge=0, le=1)]
     will_buy: bool

@@ -1,13 +1,12 @@
 """BentoML adapter: the champion packed in a bento, and /predict's output spec.
 
-`build_bento` copies the registry's champion (its MLflow model and card) into the
+`build_bento` copies the registry's champion (its MLflow model; its card as metadata) into the
 BentoML model store, then builds `bentofile.yaml`, which includes that model. A service
 running from the bento serves `packed_champion()` and needs no registry.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,16 +15,15 @@ from _bentoml_sdk.io_models import IORootModel  # BentoML exports only IODescrip
 from pydantic import TypeAdapter
 from starlette.responses import Response
 
-from juice.api import Prediction
+from juice.api import MAX_VISITS, Prediction
 from juice.errors import JuiceError
 from juice.guard import JSON
 from juice.registry import ModelCard, Registry
 from juice.serving import ServedModel
 from juice.settings import PROJECT_ROOT, Settings
 
-BENTO_MODEL = "poljuice-champion"  # the name bentofile.yaml includes
+BENTO_MODEL = "poljuice-champion"  # the name bentofile.yaml includes; its metadata is the card
 MODEL_FOLDER = "mlflow-model"
-CARD_FILE = "card.json"
 _PREDICTIONS = TypeAdapter(list[Prediction])
 
 
@@ -43,6 +41,16 @@ class PredictionsJSON(IORootModel[list[Prediction]]):
         return Response(_PREDICTIONS.dump_json(obj), media_type=JSON)
 
 
+# /predict's API options, shared with the benchmark's echo service (its ceiling):
+# concurrent requests are scored together, up to MAX_VISITS visits or 2 s of waiting.
+PREDICT_API: dict[str, Any] = {
+    "batchable": True,
+    "max_batch_size": MAX_VISITS,
+    "max_latency_ms": 2000,
+    "output_spec": PredictionsJSON,
+}
+
+
 def pack_champion(settings: Settings) -> str:
     """Copies the registry's champion into the BentoML model store; returns its tag."""
     import bentoml
@@ -55,7 +63,6 @@ def pack_champion(settings: Settings) -> str:
     labels = {"registry": settings.model_name, "version": version}
     with bentoml.models.create(BENTO_MODEL, labels=labels, metadata=asdict(card)) as model:
         registry.download(version, Path(model.path_of(MODEL_FOLDER)))
-        Path(model.path_of(CARD_FILE)).write_text(json.dumps(asdict(card)))
     return str(model.tag)
 
 
@@ -76,5 +83,5 @@ def packed_champion() -> ServedModel:
     import mlflow.sklearn
 
     model = bentoml.models.get(f"{BENTO_MODEL}:latest")
-    card = ModelCard(**json.loads(Path(model.path_of(CARD_FILE)).read_text()))
+    card = ModelCard(**model.info.metadata)
     return ServedModel(mlflow.sklearn.load_model(model.path_of(MODEL_FOLDER)), card)
