@@ -37,15 +37,13 @@ def make_export(rows: int) -> Path:
         b"X,30" + b",0" * 23 + b",N",
         b"M,30,-1" + b",0" * 22 + b",Y",
     ]
-    with path.open("wb") as out:
+    with path.open("wb") as out, tempfile.TemporaryDirectory() as tmp:
         for start in range(0, rows, chunk):
-            part = Path(tempfile.mkstemp(suffix=".csv")[1])
-            write_export(simulate(min(chunk, rows - start), seed=start), part)
+            part = write_export(simulate(min(chunk, rows - start), seed=start), Path(tmp) / "p.csv")
             for i, line in enumerate(part.read_bytes().splitlines(keepends=True)):
                 out.write(line)
                 if i % BAD_EVERY == BAD_EVERY - 1:
                     out.write(broken[(i // BAD_EVERY) % len(broken)] + b"\n")
-            part.unlink()
     return path
 
 
@@ -196,7 +194,6 @@ def main() -> None:
         run_one(args.one, args.rows[0])
         return
     for rows in args.rows:
-        make_export(rows)
         lines = rows + rows // BAD_EVERY
         size_mb = make_export(rows).stat().st_size / 2**20
         fast, slow = measure("polars", rows), measure("pandas", rows)
