@@ -23,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
+SERVICE = "service:PolJuice"
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")]
 
 
@@ -223,11 +224,12 @@ def promote(
     """Make a version the champion."""
     from juice.registry import Registry
 
-    previous = Registry(_settings()).promote(version.removeprefix("v"), reason, actor="cli")
+    version = version.removeprefix("v")
+    previous = Registry(_settings()).promote(version, reason, actor="cli")
     _emit(
         as_json,
-        {"champion": version.removeprefix("v"), "previous": previous, "reason": reason},
-        [f"champion is now v{version.removeprefix('v')} (was {previous or 'none'}): {reason}"],
+        {"champion": version, "previous": previous, "reason": reason},
+        [f"champion is now v{version} (was {previous or 'none'}): {reason}"],
     )
 
 
@@ -272,10 +274,11 @@ def serve(
 
     if Registry(settings).champion_version() is None:
         raise JuiceError("no champion model yet: run `juice train` first")
-    command = [str(Path(sys.executable).parent / "bentoml"), "serve", "service:PolJuice",
-               "--host", host, "--port", str(port or settings.api_port)]  # fmt: skip
-    print(f"serving the champion on http://{host}:{port or settings.api_port} (Ctrl+C stops)")
-    sys.exit(subprocess.call(command, cwd=PROJECT_ROOT))
+    from juice.localserver import serve_command
+
+    port = port or settings.api_port
+    print(f"serving the champion on http://{host}:{port} (Ctrl+C stops)")
+    sys.exit(subprocess.call(serve_command(SERVICE, host, port), cwd=PROJECT_ROOT))
 
 
 @app.command()

@@ -42,12 +42,17 @@ def http_server(
     )
 
 
+def serve_command(target: str, host: str, port: int) -> list[str]:
+    """`bentoml serve` of a service (`module:Class`) or a bento tag."""
+    bentoml = str(Path(sys.executable).parent / "bentoml")
+    return [bentoml, "serve", target, "--host", host, "--port", str(port)]
+
+
 def bento_server(target: str, home: Path, **env: str) -> tuple[HTTPExecutor, str]:
     """`bentoml serve TARGET` on a free loopback port with `home` as its workspace (and
     BentoML home); ready when /readyz answers. Returns the server and its base URL."""
-    port = str(free_port())
-    command = [str(Path(sys.executable).parent / "bentoml"), "serve", target,
-               "--host", "127.0.0.1", "--port", port]  # fmt: skip
+    port = free_port()
+    command = serve_command(target, "127.0.0.1", port)
     env = {"JUICE_HOME": str(home), "BENTOML_HOME": str(home / "bentoml"),
            "BENTOML_DO_NOT_TRACK": "true", **env}  # fmt: skip
     url = f"http://127.0.0.1:{port}"
