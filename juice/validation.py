@@ -117,22 +117,22 @@ def validate_batch(
     # The source column is lineage we wrote ourselves, and the costliest to hand to pandas.
     rows = batch.drop(SOURCE).with_columns(pl.col(pl.Int16, pl.Int32).cast(pl.Int64))
     statistics = batch_statistics(batch, lines_read)
+    by_line = {"result_format": "SUMMARY", "unexpected_index_column_names": [LINE]}
     checks = [
-        ("rows", rows.to_pandas(), _row_expectations(gx.expectations, max_seconds)),
+        ("rows", rows.to_pandas(), _row_expectations(gx.expectations, max_seconds), by_line),
         (
             "summary",
             pl.DataFrame([statistics]).to_pandas(),
             _batch_expectations(gx.expectations, params, len(batch)),
+            "SUMMARY",
         ),
     ]
     outcomes = []
-    for asset, frame, expectations in checks:
+    for asset, frame, expectations, result_format in checks:
         definition = source.add_dataframe_asset(asset).add_batch_definition_whole_dataframe("all")
         result = definition.get_batch(batch_parameters={"dataframe": frame}).validate(
             gx.ExpectationSuite(name=f"export_{asset}", expectations=expectations),
-            result_format={"result_format": "SUMMARY", "unexpected_index_column_names": [LINE]}
-            if asset == "rows"
-            else "SUMMARY",
+            result_format=result_format,
         )
         outcomes += [_outcome(item, statistics) for item in result.results]
     return ValidationReport(
