@@ -1,6 +1,8 @@
 # One command each: `make run` sets up and runs the product, `make test` sets up and tests.
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv's folder on PATH: `bentoml build` calls `uv` (and tries to pip-install it without).
+export PATH := $(dir $(UV)):$(PATH)
 # `install` has synced the environment; `uv run` would check (and recompile) it again.
 RUN := $(UV) run --no-sync
 # Compile the packages' bytecode once at install: with PYTHONDONTWRITEBYTECODE set (as
@@ -34,12 +36,14 @@ run: install  ## get data, build + validate + version the dataset, train a champ
 bento: install  ## build a bento carrying the current champion (then `bentoml containerize`)
 	$(RUN) juice bento
 
-test: install  ## run the whole test suite
+test: install lint  ## lint, then run the whole test suite
 	$(RUN) pytest
 
-lint: install  ## ruff checks and formatting
+lint: install  ## ruff (rules and formatting), mypy on juice/, the import layers
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) mypy
+	$(RUN) lint-imports
 
 format: install
 	$(RUN) ruff format .

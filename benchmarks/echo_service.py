@@ -6,8 +6,8 @@ from __future__ import annotations
 import bentoml
 import numpy as np
 
-from juice.api import Prediction, predictions, visits_type
-from juice.bento import PREDICT_API
+from juice.adapters.bento import PREDICT_API
+from juice.serving.api import Prediction, predictions, visits_type
 from juice.settings import Settings
 
 Visits = visits_type()

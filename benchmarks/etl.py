@@ -27,7 +27,7 @@ def make_export(rows: int) -> Path:
     path = DATA / f"export-{rows}.csv"
     if path.exists():
         return path
-    from juice.simulator import simulate, write_export
+    from juice.data.simulator import simulate, write_export
 
     DATA.mkdir(parents=True, exist_ok=True)
     chunk = 1_000_000
@@ -48,14 +48,14 @@ def make_export(rows: int) -> Path:
 
 
 def polars_parse(path: Path, out: Path) -> dict:
-    from juice.parsing import parse_export
+    from juice.data.parsing import parse_export
 
     result = parse_export(path, out / "accepted.parquet", out / "quarantine.csv", max_seconds=3600)
     return {"accepted": result.rows_accepted, "quarantined": result.rows_quarantined}
 
 
 def pandas_parse(path: Path, out: Path) -> dict:
-    """The same rules as juice.parsing, written the idiomatic vectorised pandas way."""
+    """The same rules as juice.data.parsing, written the idiomatic vectorised pandas way."""
     import numpy as np
     import pandas as pd
 
@@ -114,15 +114,15 @@ def pandas_parse(path: Path, out: Path) -> dict:
 def validate(path: Path, out: Path) -> dict:
     import polars as pl
 
+    from juice.data.parsing import parse_export
     from juice.params import ValidationParams
-    from juice.parsing import parse_export
 
     parsed = parse_export(path, out / "accepted.parquet", out / "quarantine.csv", max_seconds=3600)
     started = time.perf_counter()
     import great_expectations  # noqa: F401 - timed apart: the import is paid once per process
 
     imported = time.perf_counter()
-    from juice.validation import validate_batch
+    from juice.data.validation import validate_batch
 
     report = validate_batch(
         pl.read_parquet(parsed.accepted_path),

@@ -30,15 +30,14 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from juice.api import EXAMPLE_VISIT, request_visits, visit_model, visits_matrix
-from juice.features import MODEL_COLUMNS
-from juice.gate import judge
-from juice.localserver import bento_server, free_port, http_server
+from juice.adapters.processes import bento_server, free_port, http_server
+from juice.data.simulator import simulate
+from juice.model.features import MODEL_COLUMNS
 from juice.params import load_params
-from juice.registry import Registry
-from juice.settings import PROJECT_ROOT, Settings
-from juice.simulator import simulate
-from juice.training import train_model
+from juice.registry.seed import seed_champion
+from juice.serving.api import EXAMPLE_VISIT, request_visits, visit_model, visits_matrix
+from juice.settings import Settings
+from juice.workspace import PROJECT_PARAMS, Workspace
 
 BIN = Path(sys.executable).parent
 PAUSE_SECONDS = 5
@@ -94,18 +93,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as servers:
         home = Path(tmp)
         env = {
-            "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
+            "MLFLOW_TRACKING_URI": f"sqlite:///{Workspace(home).mlflow_db}",
             "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         }
         os.environ.update({"JUICE_HOME": str(home)})
-        params = load_params(PROJECT_ROOT / "params.yaml").train
-        trained = train_model(simulate(20_000, seed=5), params)
-        registry = Registry(Settings())
-        card = registry.log_training(trained, {"dataset_version": "bench"}, {})
-        registry.promote(
-            card.version,
-            judge(trained.split.y_test, trained.test_probability, None, params.gate).reason,
-        )
+        params = load_params(PROJECT_PARAMS).train
+        card = seed_champion(simulate(20_000, seed=5), params, Settings(), "bench")
 
         urls = {}
         for name, target in (

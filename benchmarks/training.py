@@ -20,15 +20,15 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from juice.evaluation import evaluate
-from juice.features import to_matrix
+from juice.data.parsing import parse_export
+from juice.data.simulator import TRUE_PROBABILITY, simulate, write_export
+from juice.model.evaluation import evaluate
+from juice.model.features import to_matrix
+from juice.model.scoring import score_export
+from juice.model.thresholds import select_threshold
 from juice.params import load_params
-from juice.parsing import parse_export
-from juice.scoring import score_export
-from juice.serving import linear_scorer
-from juice.settings import PROJECT_ROOT
-from juice.simulator import TRUE_PROBABILITY, simulate, write_export
-from juice.thresholds import select_threshold
+from juice.serving.champion import linear_scorer
+from juice.workspace import PROJECT_PARAMS
 
 FRESH_ROWS = 200_000
 
@@ -38,11 +38,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--score-rows", type=int, default=1_000_000)
     args = parser.parse_args()
-    params = load_params(PROJECT_ROOT / "params.yaml").train
+    params = load_params(PROJECT_PARAMS).train
     combos = sum(np.prod([len(v) for v in sub.values()]) for sub in params.search.grid)
     print(f"grid: {combos} pipelines x {params.search.cv_folds} folds, beta {params.beta}")
 
-    from juice.training import train_model
+    from juice.model.training import train_model
 
     fresh = simulate(FRESH_ROWS, seed=10_001)
     y = fresh["purchased"].to_numpy()

@@ -10,19 +10,19 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from juice import dataset, versioning
-from juice.ingest import IngestResult, SimulatorSource, ingest
+from juice.data import dataset, versioning
+from juice.data.ingest import IngestResult, SimulatorSource, ingest
+from juice.data.parsing import ParseResult
+from juice.data.validation import ValidationReport
 from juice.params import BuildDatasetParams, load_params
-from juice.parsing import ParseResult
 from juice.settings import Settings
-from juice.validation import ValidationReport
 
 
 @task(cache_policy=NO_CACHE)
 def land(sources: list[str], settings: Settings) -> IngestResult:
     return ingest(
         sources,
-        settings.landing_dir,
+        settings.workspace.landing,
         SimulatorSource(settings.sim_rows, settings.sim_scenario, settings.sim_seed),
         timeout=settings.http_timeout_seconds,
         attempts=settings.http_attempts,
@@ -55,13 +55,13 @@ def version(settings: Settings) -> str:
 def build_dataset(sources: list[str] | None = None, versioned: bool = True) -> dataset.BuildSummary:
     """Builds the training dataset from the landing zone (after landing `sources`, if any)."""
     settings = Settings()
-    params = load_params(settings.params_file).build_dataset
+    params = load_params(settings.workspace.params_file).build_dataset
     # Ingest
     if sources:
         land(sources, settings)
     exports = dataset.landed_exports(settings)
     # Parse, quarantine and validate each export
-    staging = dataset.staging_dir(settings) / uuid.uuid4().hex
+    staging = settings.workspace.staging / uuid.uuid4().hex
     try:
         parsed = [parse(export, staging, params) for export in exports]
         reports = [validate(batch, params) for batch in parsed]

@@ -10,7 +10,7 @@ from juice.settings import Settings
 def prepare_environment(settings: Settings) -> None:
     """Points Prefect, MLflow and friends at the workspace; explicit variables win."""
     defaults = {
-        "PREFECT_HOME": str(settings.prefect_home),
+        "PREFECT_HOME": str(settings.workspace.prefect_home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
         # Run logs go to the Prefect API (and UI); the terminal gets the command's own summary.
@@ -19,11 +19,11 @@ def prepare_environment(settings: Settings) -> None:
         "MLFLOW_LOGGING_LEVEL": "ERROR",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "BENTOML_DO_NOT_TRACK": "true",
-        "BENTOML_HOME": str(settings.home / "bentoml"),
+        "BENTOML_HOME": str(settings.workspace.bentoml_home),
         "GRADIO_ANALYTICS_ENABLED": "False",
         "GX_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
     }
     for name, value in defaults.items():
         os.environ.setdefault(name, value)
-    settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    settings.workspace.prefect_home.mkdir(parents=True, exist_ok=True)

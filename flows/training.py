@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from juice import dataset, versioning
-from juice.gate import GateDecision, judge
+from juice.data import dataset, versioning
+from juice.model.card import ModelCard
+from juice.model.training import TrainedModel, TrainingOutcome, train_model, write_outcome
 from juice.params import TrainParams, load_params
-from juice.registry import ModelCard, Registry, git_commit
+from juice.registry import gate
+from juice.registry.gate import GateDecision
+from juice.registry.store import Registry, git_commit
 from juice.settings import Settings
-from juice.training import TrainedModel, TrainingOutcome, train_model, write_outcome
 
 
 @task(cache_policy=NO_CACHE)
@@ -36,33 +36,21 @@ def fit(visits: pl.DataFrame, params: TrainParams) -> TrainedModel:
 def register(
     trained: TrainedModel, lineage: dict[str, str | None], params: TrainParams, registry: Registry
 ) -> ModelCard:
-    return registry.log_training(trained, lineage, _flat(params.model_dump()))
+    return registry.log_training(trained, lineage, params.flat())
 
 
 @task(cache_policy=NO_CACHE)
-def challenge(
+def judge(
     trained: TrainedModel, params: TrainParams, registry: Registry
 ) -> tuple[GateDecision, str | None]:
-    champion = registry.champion_version()
-    incumbent = None
-    if champion is not None:
-        model = registry.model(champion)
-        incumbent = model.predict_proba(trained.split.x_test)[:, 1]
-    decision = judge(
-        trained.split.y_test,
-        trained.test_probability,
-        incumbent,
-        params.gate,
-        f"champion v{champion}",
-    )
-    return decision, champion
+    return gate.challenge(trained, params.gate, registry)
 
 
 @flow(name="train")
 def train() -> TrainingOutcome:
     """Trains a challenger on the published dataset; promotes it if it passes the gate."""
     settings = Settings()
-    params = load_params(settings.params_file).train
+    params = load_params(settings.workspace.params_file).train
     # Load the validated dataset
     visits, dataset_version = load_dataset(settings)
     # Search pipelines, choose the threshold, evaluate on the test rows
@@ -76,7 +64,7 @@ def train() -> TrainingOutcome:
     registry = Registry(settings)
     card = register(trained, lineage, params, registry)
     # Gate: the challenger against the champion on the same fresh test rows
-    decision, champion = challenge(trained, params, registry)
+    decision, champion = judge(trained, params, registry)
     registry.record_decision(card.version, decision)
     if decision.promote:
         registry.promote(card.version, decision.reason)
@@ -91,13 +79,3 @@ def train() -> TrainingOutcome:
     )
     write_outcome(outcome, settings)
     return outcome
-
-
-def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat |= _flat(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat

@@ -1,0 +1,1 @@
+"""PolJuice purchase prediction."""

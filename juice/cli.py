@@ -14,7 +14,8 @@ import typer
 from pydantic import ValidationError
 
 from juice.errors import JuiceError
-from juice.settings import PROJECT_ROOT, Settings
+from juice.settings import Settings
+from juice.workspace import PROJECT_ROOT
 
 app = typer.Typer(
     help="PolJuice purchase prediction: data, training, serving.",
@@ -83,14 +84,16 @@ def simulate(
     as_json: JsonOption = False,
 ) -> None:
     """Write an export from the simulated analytics system."""
-    from juice.simulator import SCENARIOS, write_export
-    from juice.simulator import simulate as run
+    import polars as pl
+
+    from juice.data.simulator import SCENARIOS, write_export
+    from juice.data.simulator import simulate as run
 
     if scenario not in SCENARIOS:
         raise JuiceError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
     visits = run(rows, seed, scenario)
     write_export(visits, out, header=header)
-    rate = float(visits["purchased"].mean())
+    rate = float(visits.select(pl.col("purchased").mean()).item())
     _emit(
         as_json,
         {
@@ -113,13 +116,13 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Land exports in the workspace's landing zone (each file once)."""
-    from juice.ingest import SimulatorSource
-    from juice.ingest import ingest as land
+    from juice.data.ingest import SimulatorSource
+    from juice.data.ingest import ingest as land
 
     settings = _settings()
     result = land(
         sources or [],
-        settings.landing_dir,
+        settings.workspace.landing,
         SimulatorSource(settings.sim_rows, settings.sim_scenario, settings.sim_seed),
         timeout=settings.http_timeout_seconds,
         attempts=settings.http_attempts,
@@ -141,7 +144,7 @@ def build_dataset(
     An export that fails validation is left out of the dataset and reported; it stays
     in the landing zone.
     """
-    from juice.dataset import NO_EXPORT, landed_exports
+    from juice.data.dataset import NO_EXPORT, landed_exports
 
     if not landed_exports(_settings()):  # say so before Prefect starts
         raise JuiceError(NO_EXPORT)
@@ -173,7 +176,7 @@ def train(as_json: JsonOption = False) -> None:
     """Flow: grid search, decision threshold, MLflow run, registry, champion/challenger gate."""
     _settings()
     from flows.training import train as flow
-    from juice.evaluation import SUMMARY_METRICS
+    from juice.model.evaluation import SUMMARY_METRICS
 
     outcome = flow()
     metrics = {key: outcome.metrics[key] for key in SUMMARY_METRICS}
@@ -183,8 +186,10 @@ def train(as_json: JsonOption = False) -> None:
         as_json,
         payload,
         [
-            f"registered model version {outcome.model_version} "
-            f"(dataset {outcome.dataset_version or 'unversioned'})",
+            (
+                f"registered model version {outcome.model_version} "
+                f"(dataset {outcome.dataset_version or 'unversioned'})"
+            ),
             f"test: {shown}; threshold {outcome.threshold:.4f}",
             f"{'PROMOTED to champion' if outcome.promoted else 'not promoted'}: {outcome.reason}",
             f"champion: {outcome.champion or 'none'}",
@@ -201,7 +206,7 @@ def models(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List registered versions with metrics and aliases."""
     if ctx.invoked_subcommand is not None:
         return
-    from juice.registry import Registry
+    from juice.registry.store import Registry
 
     versions = Registry(_settings()).versions()
     lines = [
@@ -222,7 +227,7 @@ def promote(
     as_json: JsonOption = False,
 ) -> None:
     """Make a version the champion."""
-    from juice.registry import Registry
+    from juice.registry.store import Registry
 
     version = version.removeprefix("v")
     previous = Registry(_settings()).promote(version, reason, actor="cli")
@@ -242,10 +247,10 @@ def predict(
     """Score an export offline with the champion; bad rows are reported, not scored."""
     if not source.is_file():
         raise JuiceError(f"{source}: no such file")
+    from juice.model.scoring import score_export
     from juice.params import load_params
-    from juice.registry import Registry
-    from juice.scoring import score_export
-    from juice.serving import ServedModel
+    from juice.registry.store import Registry
+    from juice.serving.champion import ServedModel
 
     settings = _settings()
     pipeline, card = Registry(settings).load()
@@ -255,7 +260,7 @@ def predict(
         ServedModel(pipeline, card).probabilities,
         threshold=card.threshold,
         model_version=card.version,
-        max_seconds=load_params(settings.params_file).build_dataset.max_seconds,
+        max_seconds=load_params(settings.workspace.params_file).build_dataset.max_seconds,
     )
     lines = [f"scored {result.rows_scored} rows with model v{card.version} -> {result.output}"]
     if result.rows_rejected:
@@ -270,11 +275,10 @@ def serve(
 ) -> None:
     """Start the BentoML service with the champion model (foreground)."""
     settings = _settings()
-    from juice.registry import Registry
+    from juice.registry.store import Registry
 
-    if Registry(settings).champion_version() is None:
-        raise JuiceError("no champion model yet: run `juice train` first")
-    from juice.localserver import serve_command
+    Registry(settings).require_champion()
+    from juice.adapters.processes import serve_command
 
     port = port or settings.api_port
     print(f"serving the champion on http://{host}:{port} (Ctrl+C stops)")
@@ -284,7 +288,7 @@ def serve(
 @app.command()
 def bento(as_json: JsonOption = False) -> None:
     """Build a bento that carries the current champion (then `bentoml containerize`)."""
-    from juice.bento import build_bento
+    from juice.adapters.bento import build_bento
 
     tag, model = build_bento(_settings())
     _emit(

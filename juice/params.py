@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    ValidationError,
+    model_validator,
+)
 
+from juice.errors import JuiceError
 from juice.schema import DEFAULT_MAX_SECONDS
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def flat(self) -> dict[str, Any]:
+        """Every parameter under its dotted path (`search.cv_folds`), for run trackers."""
+        return _flatten(self.model_dump(mode="json"))
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat |= _flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 class ValidationParams(_Frozen):
@@ -43,21 +67,74 @@ class SplitParams(_Frozen):
     seed: int = 42
 
 
-GridValue = str | float | int | None
+class Age(StrEnum):
+    """How age enters the model."""
+
+    LINEAR = "linear"
+    DECADES = "decades"
+
+
+class WatchPart(StrEnum):
+    """One encoding of seconds watched; a watch encoding joins some with "+"."""
+
+    SECONDS = "seconds"
+    LOG = "log"
+    WATCHED = "watched"
+
+
+class Scale(StrEnum):
+    STANDARD = "standard"
+    NONE = "none"
+
+
+class Penalty(StrEnum):
+    L2 = "l2"
+    L1 = "l1"
+
+
+class ClassWeight(StrEnum):
+    NONE = "none"
+    BALANCED = "balanced"
+
+
+def _watch_encoding(value: str) -> str:
+    parts = value.split("+")
+    known = {part.value for part in WatchPart}
+    unknown = [part for part in parts if part not in known]
+    if unknown or len(set(parts)) != len(parts):
+        raise ValueError(
+            f"{value!r} is not a watch encoding: join {', '.join(sorted(known))} with '+'"
+        )
+    return value
+
+
+WatchEncoding = Annotated[str, AfterValidator(_watch_encoding)]
+
+
+class GridEntry(_Frozen):
+    """One sub-grid over whole pipelines; each key lists the choices to compare."""
+
+    watch: list[WatchEncoding] = Field(default_factory=lambda: ["log+watched"], min_length=1)
+    age: list[Age] = Field(default_factory=lambda: [Age.LINEAR], min_length=1)
+    scale: list[Scale] = Field(default_factory=lambda: [Scale.STANDARD], min_length=1)
+    penalty: list[Penalty] = Field(default_factory=lambda: [Penalty.L2], min_length=1)
+    C: list[PositiveFloat] = Field(default_factory=lambda: [1.0], min_length=1)
+    class_weight: list[ClassWeight] = Field(
+        default_factory=lambda: [ClassWeight.NONE], min_length=1
+    )
 
 
 class SearchParams(_Frozen):
     scoring: Literal["average_precision", "roc_auc"] = "average_precision"
     cv_folds: int = Field(3, ge=2)
     n_jobs: int = -1
-    # Sub-grids over whole pipelines; keys: watch, age, scale, penalty, C, class_weight.
-    grid: list[dict[str, list[GridValue]]] = Field(
+    grid: list[GridEntry] = Field(
         default_factory=lambda: [
-            {
-                "watch": ["seconds", "log", "watched", "log+watched"],
-                "C": [0.01, 1.0],
-                "class_weight": ["none", "balanced"],
-            }
+            GridEntry(
+                watch=["seconds", "log", "watched", "log+watched"],
+                C=[0.01, 1.0],
+                class_weight=[ClassWeight.NONE, ClassWeight.BALANCED],
+            )
         ],
         min_length=1,
     )
@@ -87,4 +164,9 @@ def load_params(path: Path) -> Params:
     """Reads params.yaml; a missing file means the defaults, a wrong key is an error."""
     if not path.exists():
         return Params()
-    return Params.model_validate(yaml.safe_load(path.read_text()) or {})
+    try:
+        return Params.model_validate(yaml.safe_load(path.read_text()) or {})
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise JuiceError(f"{path}: {where}: {first['msg']}") from error

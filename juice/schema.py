@@ -50,10 +50,10 @@ DEFAULT_MAX_SECONDS = 3600  # an hour of one ad is already absurd; configurable 
 SexDtype = pl.Enum(list(SEX_CODES))
 
 # The typed form of an accepted row, as published in the dataset.
-DATASET_SCHEMA: dict[str, pl.DataType] = {
+DATASET_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     SEX: SexDtype,
     AGE: pl.Int16,
-    **{flavour: pl.Int32 for flavour in FLAVOURS},
+    **dict.fromkeys(FLAVOURS, pl.Int32),
     LABEL: pl.Boolean,
     SOURCE: pl.String,
     LINE: pl.Int64,

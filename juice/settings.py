@@ -1,4 +1,4 @@
-"""Runtime settings (environment, prefix JUICE_) and the workspace layout they imply."""
+"""Runtime settings: the environment (prefix JUICE_), validated once and frozen."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from juice.workspace import PROJECT_ROOT, Workspace
+
 _NOT_SETTINGS = {"JUICE_DEBUG"}  # read by the command line itself
 
 
@@ -59,48 +60,13 @@ class Settings(BaseSettings):
         return self
 
     @cached_property
-    def data_dir(self) -> Path:
-        return self.home / "data"
-
-    @cached_property
-    def landing_dir(self) -> Path:
-        """Raw exports exactly as received; files are never changed once landed."""
-        return self.data_dir / "landing"
-
-    @cached_property
-    def dataset_dir(self) -> Path:
-        """The published training dataset: one Parquet file per valid batch."""
-        return self.data_dir / "dataset"
-
-    @cached_property
-    def quarantine_dir(self) -> Path:
-        return self.data_dir / "quarantine"
-
-    @cached_property
-    def reports_dir(self) -> Path:
-        return self.data_dir / "reports"
-
-    @cached_property
-    def params_file(self) -> Path:
-        return self.home / "params.yaml"
+    def workspace(self) -> Workspace:
+        return Workspace(self.home)
 
     @cached_property
     def dvc_remote_url(self) -> str:
-        return self.dvc_remote or str(self.home / "dvc-remote")
+        return self.dvc_remote or str(self.workspace.dvc_remote)
 
     @cached_property
     def tracking_uri(self) -> str:
-        return self.mlflow_tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
-
-    @cached_property
-    def prefect_home(self) -> Path:
-        return self.home / ".prefect"
-
-    @cached_property
-    def work_dir(self) -> Path:
-        """Transient working state: staging areas and locks."""
-        return self.home / ".juice"
-
-    @cached_property
-    def logs_dir(self) -> Path:
-        return self.home / "logs"
+        return self.mlflow_tracking_uri or f"sqlite:///{self.workspace.mlflow_db}"

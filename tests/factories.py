@@ -6,8 +6,8 @@ from pathlib import Path
 
 import polars as pl
 
+from juice.data.simulator import simulate, write_export
 from juice.schema import RAW_COLUMNS
-from juice.simulator import simulate, write_export
 
 
 def export(path: Path, rows: int = 1000, seed: int = 0, scenario: str = "stable") -> Path:
@@ -50,4 +50,4 @@ def write_params(settings, **grid) -> None:
 
     params = Params(train=small_train_params(**grid))
     settings.home.mkdir(parents=True, exist_ok=True)
-    settings.params_file.write_text(yaml.safe_dump(params.model_dump()))
+    settings.workspace.params_file.write_text(yaml.safe_dump(params.model_dump(mode="json")))

@@ -1,0 +1,1 @@
+"""Adapters to frameworks (Starlette, BentoML, process helpers): juice's only framework code."""

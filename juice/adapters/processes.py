@@ -1,0 +1,59 @@
+"""HTTP servers started on loopback and stopped by their process group (tests, benchmarks)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from mirakuru import HTTPExecutor
+
+from juice.workspace import PROJECT_ROOT, Workspace
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_server(
+    command: list[str],
+    ready_url: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = PROJECT_ROOT,
+    timeout: float = 120,
+) -> HTTPExecutor:
+    """A server that counts as started once `ready_url` answers 2xx to a GET.
+
+    `start()` raises if it is not ready within `timeout` seconds or exits first; `stop()`
+    ends its whole process group (BentoML's workers too). Usable as a context manager.
+    """
+    return HTTPExecutor(
+        command,
+        url=ready_url,
+        method="GET",
+        cwd=str(cwd),
+        envvars=env or {},
+        timeout=timeout,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def serve_command(target: str, host: str, port: int) -> list[str]:
+    """`bentoml serve` of a service (`module:Class`) or a bento tag."""
+    bentoml = str(Path(sys.executable).parent / "bentoml")
+    return [bentoml, "serve", target, "--host", host, "--port", str(port)]
+
+
+def bento_server(target: str, home: Path, **env: str) -> tuple[HTTPExecutor, str]:
+    """`bentoml serve TARGET` on a free loopback port with `home` as its workspace (and
+    BentoML home); ready when /readyz answers. Returns the server and its base URL."""
+    port = free_port()
+    command = serve_command(target, "127.0.0.1", port)
+    env = {"JUICE_HOME": str(home), "BENTOML_HOME": str(Workspace(home).bentoml_home),
+           "BENTOML_DO_NOT_TRACK": "true", **env}  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    return http_server(command, f"{url}/readyz", env), url

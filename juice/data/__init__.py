@@ -1,0 +1,1 @@
+"""Data: the simulated source, ingest, parsing, validation, the dataset and its versions."""

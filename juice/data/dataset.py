@@ -1,0 +1,159 @@
+"""Build the training dataset from the landing zone: parse, quarantine, validate, publish.
+
+The build is a pure function of the landed exports and the parameters, so DVC can
+rebuild it: every run reprocesses every export and swaps in the new dataset whole.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import polars as pl
+from filelock import FileLock
+
+from juice.data.parsing import ParseResult, parse_export
+from juice.data.validation import ValidationReport, validate_batch
+from juice.errors import JuiceError
+from juice.params import BuildDatasetParams
+from juice.settings import Settings
+from juice.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """One export's journey: counts, verdict, and where its report lives."""
+
+    export: str
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    valid: bool
+    verdict: str
+    report: str
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    """What `build-dataset` did, as printed and as kept in data/build-dataset.json."""
+
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    valid: bool
+    dataset_rows: int
+    batches: list[BatchOutcome]
+    dataset_version: str | None = None
+
+    @property
+    def rejected(self) -> list[BatchOutcome]:
+        return [batch for batch in self.batches if not batch.valid]
+
+
+NO_EXPORT = "the landing zone holds no export: run `juice ingest` first"
+
+
+def landed_exports(settings: Settings) -> list[Path]:
+    """Every export in the landing zone, oldest name first."""
+    landing = settings.workspace.landing
+    return sorted(landing.glob("*.csv")) if landing.is_dir() else []
+
+
+def parse_landed(export: Path, staging: Path, params: BuildDatasetParams) -> ParseResult:
+    """Parses one landed export into the staging area."""
+    return parse_export(
+        export,
+        staging / "accepted" / f"{export.stem}.parquet",
+        staging / "quarantine" / f"{export.stem}.csv",
+        max_seconds=params.max_seconds,
+        source=export.name,
+    )
+
+
+def validate_parsed(parsed: ParseResult, params: BuildDatasetParams) -> ValidationReport:
+    """Runs the expectation suite on one parsed export."""
+    return validate_batch(
+        pl.read_parquet(parsed.accepted_path),
+        name=parsed.source,
+        lines_read=parsed.rows_read,
+        params=params.validation,
+        max_seconds=params.max_seconds,
+    )
+
+
+def publish(
+    batches: list[tuple[ParseResult, ValidationReport]], settings: Settings
+) -> BuildSummary:
+    """Swaps in the new dataset (valid batches only), quarantine files and reports."""
+    if not batches:
+        raise JuiceError(NO_EXPORT)
+    workspace = settings.workspace
+    targets = {"dataset": workspace.dataset, "quarantine": workspace.quarantine,
+               "reports": workspace.reports}  # fmt: skip
+    workspace.work.mkdir(parents=True, exist_ok=True)
+    with FileLock(workspace.lock("publish")):
+        fresh = {name: target.with_name(f".{target.name}.new") for name, target in targets.items()}
+        for folder in fresh.values():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+        outcomes = [_place(parsed, report, fresh, workspace) for parsed, report in batches]
+        for name, folder in fresh.items():
+            _swap(folder, targets[name])
+
+        dataset_rows = sum(batch.rows_accepted for batch in outcomes if batch.valid)
+        summary = BuildSummary(
+            rows_read=sum(batch.rows_read for batch in outcomes),
+            rows_accepted=sum(batch.rows_accepted for batch in outcomes),
+            rows_quarantined=sum(batch.rows_quarantined for batch in outcomes),
+            valid=all(batch.valid for batch in outcomes),
+            dataset_rows=dataset_rows,
+            batches=outcomes,
+        )
+        write_summary(summary, settings)
+    return summary
+
+
+def write_summary(summary: BuildSummary, settings: Settings) -> Path:
+    path = settings.workspace.build_summary
+    path.write_text(json.dumps(asdict(summary), indent=2) + "\n")
+    return path
+
+
+def read_dataset(settings: Settings) -> pl.DataFrame:
+    """The published training dataset (all valid batches)."""
+    files = sorted(settings.workspace.dataset.glob("*.parquet"))
+    if not files:
+        raise JuiceError("no published dataset: run `juice build-dataset` first")
+    return pl.read_parquet(files)
+
+
+def _place(
+    parsed: ParseResult, report: ValidationReport, fresh: dict[str, Path], workspace: Workspace
+) -> BatchOutcome:
+    stem = Path(parsed.source).stem
+    shutil.move(parsed.quarantine_path, fresh["quarantine"] / f"{stem}.csv")
+    report_path = report.write(fresh["reports"] / f"{stem}.json")
+    if report.success:
+        shutil.move(parsed.accepted_path, fresh["dataset"] / f"{stem}.parquet")
+    else:
+        parsed.accepted_path.unlink(missing_ok=True)
+    return BatchOutcome(
+        export=parsed.source,
+        rows_read=parsed.rows_read,
+        rows_accepted=parsed.rows_accepted,
+        rows_quarantined=parsed.rows_quarantined,
+        valid=report.success,
+        verdict=report.summary(),
+        report=workspace.relative(workspace.reports / report_path.name),
+    )
+
+
+def _swap(fresh: Path, target: Path) -> None:
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    fresh.rename(target)
+    shutil.rmtree(old, ignore_errors=True)

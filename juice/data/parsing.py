@@ -1,0 +1,288 @@
+"""Parse analytics exports with polars: typed rows out, every broken line set aside with its reason.
+
+An export is read as raw lines, in blocks (so memory does not grow with the file),
+split on commas and checked field by field against the schema. A line is accepted
+only if every rule holds; otherwise it goes to the quarantine file with the source,
+its line number, the reasons and the raw text. Nothing is dropped or repaired:
+accepted + quarantined = lines read.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from juice.errors import JuiceError
+from juice.schema import (
+    AGE,
+    AGE_MAX,
+    AGE_MIN,
+    DATASET_SCHEMA,
+    FEATURES,
+    FLAVOURS,
+    LABEL,
+    LABEL_CODES,
+    LINE,
+    RAW_COLUMNS,
+    SEX,
+    SEX_CODES,
+    SOURCE,
+)
+
+RAW = "raw"
+REASON = "reason"
+LabelRule = Literal["required", "optional"]
+
+_SEPARATORS = "\x1f\x1e\x1d\x1c\x01"  # a line is read whole with a byte no export should hold
+_BLOCK_BYTES = 16 << 20  # whole lines parsed at a time: bounds memory whatever the file size
+_DIGITS = r"^[0-9]{1,9}$"  # nine digits keep every accepted value inside Int64
+
+
+class ParseError(JuiceError):
+    """The export cannot be read at all (missing, unreadable, empty)."""
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """What one export gave: counts add up to the data lines read."""
+
+    source: str
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    header: bool
+    accepted_path: Path
+    quarantine_path: Path
+
+
+def parse_export(
+    path: Path,
+    accepted_path: Path,
+    quarantine_path: Path,
+    *,
+    max_seconds: int,
+    label: LabelRule = "required",
+    source: str | None = None,
+) -> ParseResult:
+    """Parses one export into a typed Parquet file and a quarantine CSV.
+
+    Args:
+        path: the export (headerless CSV, or with a header row of the field names).
+        accepted_path: Parquet file for the accepted rows, typed as `DATASET_SCHEMA`.
+        quarantine_path: CSV file for the rejected lines (source, line, reason, raw).
+        max_seconds: seconds of one ad above this are absurd.
+        label: "required" for training data; "optional" for files to score, which
+            may omit the 26th field.
+        source: the name recorded with each row; the file name by default.
+    """
+    if not path.is_file():
+        raise ParseError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ParseError(f"{path}: the export is empty")
+    source = source or path.name
+    header = _has_header(path)
+    accepted_path.parent.mkdir(parents=True, exist_ok=True)
+    quarantine_path.parent.mkdir(parents=True, exist_ok=True)
+
+    rules = _rules(max_seconds, label)
+    staging = Path(tempfile.mkdtemp(dir=accepted_path.parent, prefix=f".{accepted_path.name}."))
+    try:
+        # Block by block: polars' CSV scan holds about the whole input in memory, so
+        # memory would grow with the file; a block bounds it.
+        parts = []
+        for number, (block, first_line) in enumerate(_blocks(path, header)):
+            parts.append(staging / f"{number:06d}.parquet")
+            _judge(block, first_line, parts[-1], rules, source, path)
+        _separate(parts, accepted_path, quarantine_path, rules, source)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    accepted = pl.scan_parquet(accepted_path).select(pl.len()).collect().item()
+    quarantined = pl.scan_csv(quarantine_path).select(pl.len()).collect().item()
+    return ParseResult(
+        source=source,
+        rows_read=accepted + quarantined,
+        rows_accepted=accepted,
+        rows_quarantined=quarantined,
+        header=header,
+        accepted_path=accepted_path,
+        quarantine_path=quarantine_path,
+    )
+
+
+def _has_header(path: Path) -> bool:
+    with path.open("rb") as stream:
+        first = stream.readline().decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    return first in (",".join(RAW_COLUMNS), ",".join(FEATURES))
+
+
+def _blocks(path: Path, header: bool) -> Iterator[tuple[bytes, int]]:
+    """The export in blocks of whole lines, each with its first line's number."""
+    line = 1
+    with path.open("rb") as stream:
+        if header:
+            stream.readline()
+            line = 2
+        yielded = False
+        while block := stream.read(_BLOCK_BYTES):
+            block += stream.readline()  # finish the last line
+            yield block, line
+            yielded = True
+            line += block.count(b"\n")
+        if not yielded:
+            yield b"", line
+
+
+def _judge(
+    block: bytes, first_line: int, staged: Path, rules: list[tuple[pl.Expr, pl.Expr]],
+    source: str, path: Path,
+) -> None:  # fmt: skip
+    """One streaming pass over a block: typed columns, a broken flag, and the raw text
+    of the broken lines only. (A single query with two sinks would buffer the input.)"""
+    bad = pl.any_horizontal([broken for broken, _ in rules])
+    for separator in _SEPARATORS:
+        lines = pl.scan_csv(
+            block,
+            has_header=False,
+            separator=separator,
+            quote_char=None,
+            schema={RAW: pl.String},
+            encoding="utf8-lossy",
+            raise_if_empty=False,
+        ).with_row_index(LINE, offset=first_line)
+        try:
+            _split(lines).select(
+                *_typed(source), bad.alias(_BAD), pl.when(bad).then(pl.col(RAW)).alias(RAW)
+            ).sink_parquet(staged)
+            return
+        except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as error:
+            # The separator byte occurs in the block (as a second column): try the next.
+            if "more fields" not in str(error) and "n_extra" not in str(error):
+                raise ParseError(f"{path}: {error}") from error
+    raise ParseError(f"{path}: cannot split the file into lines")  # pragma: no cover
+
+
+def _separate(
+    parts: list[Path], accepted_path: Path, quarantine_path: Path,
+    rules: list[tuple[pl.Expr, pl.Expr]], source: str,
+) -> None:  # fmt: skip
+    """Accepted rows to Parquet; broken lines, with reasons worked out again on those
+    few lines only, to the quarantine CSV."""
+    judged = pl.scan_parquet(parts)
+    judged.filter(~pl.col(_BAD)).drop(_BAD, RAW).sink_parquet(accepted_path)
+    reasons = pl.concat_str(
+        [pl.when(broken).then(message) for broken, message in rules],
+        separator="; ",
+        ignore_nulls=True,
+    )
+    _split(judged.filter(pl.col(_BAD)).select(LINE, RAW)).select(
+        pl.lit(source).alias(SOURCE), pl.col(LINE), reasons.alias(REASON), pl.col(RAW)
+    ).sink_csv(quarantine_path)
+
+
+def _split(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Adds the field count, each field's text and the numeric fields' integer values."""
+    return (
+        lines.with_columns(pl.col(RAW).str.split(",").alias(_LIST))
+        .with_columns(
+            pl.col(_LIST).list.len().alias(_COUNT),
+            *(pl.col(_LIST).list.get(i, null_on_oob=True).alias(f) for i, f in enumerate(_FIELDS)),
+        )
+        .with_columns(_integer(pl.col(_FIELDS[i])).alias(_VALUES[i]) for i in _NUMERIC)
+    )
+
+
+_LIST = "_fields"
+_BAD = "_bad"
+_COUNT = "_count"
+_FIELDS = [f"_field{i}" for i in range(len(RAW_COLUMNS))]
+_VALUES = [f"_value{i}" for i in range(len(RAW_COLUMNS))]
+_NUMERIC = range(1, len(FEATURES))  # age and the flavours
+
+
+def _integer(text: pl.Expr) -> pl.Expr:
+    """The field as an integer, or null when it is not a short run of digits."""
+    return pl.when(text.str.contains(_DIGITS)).then(text.cast(pl.Int64, strict=False))
+
+
+def _rules(max_seconds: int, label: LabelRule) -> list[tuple[pl.Expr, pl.Expr]]:
+    """(condition that breaks a rule, reason) pairs; conditions are never null.
+
+    Reasons are only evaluated on the few broken lines, so they may be detailed.
+    """
+    raw = pl.col(RAW)
+    empty = raw.is_null()
+    garbled = raw.str.contains("\ufffd", literal=True).fill_null(False)
+    counts = (len(RAW_COLUMNS),) if label == "required" else (len(FEATURES), len(RAW_COLUMNS))
+    wrong_count = ~(empty | garbled) & ~pl.col(_COUNT).is_in(counts).fill_null(False)
+    # Field rules only make sense on a line of the right shape.
+    shaped = ~(empty | garbled | wrong_count)
+
+    def broken(condition: pl.Expr) -> pl.Expr:
+        return shaped & condition.fill_null(True)
+
+    rules = [
+        (empty, pl.lit("empty line")),
+        (garbled, pl.lit("not valid UTF-8 text")),
+        (
+            wrong_count,
+            pl.format(
+                "expected {} fields, found {}", pl.lit(" or ".join(map(str, counts))), _COUNT
+            ),
+        ),
+        (
+            broken(~pl.col(_FIELDS[0]).is_in(SEX_CODES)),
+            pl.lit(f"{SEX}: must be one of {'/'.join(SEX_CODES)}"),
+        ),
+        (
+            broken(~pl.col(_VALUES[1]).is_between(AGE_MIN, AGE_MAX)),
+            pl.lit(f"{AGE}: must be an integer between {AGE_MIN} and {AGE_MAX}"),
+        ),
+    ]
+    for position, flavour in enumerate(FLAVOURS, start=2):
+        text = pl.col(_FIELDS[position])
+        rules.append(
+            (
+                broken(pl.col(_VALUES[position]) > max_seconds),
+                pl.when(text.str.contains(r"^-[0-9]+$"))
+                .then(pl.lit(f"{flavour}: seconds must be >= 0"))
+                .when(text.str.contains(r"^[0-9]+$"))
+                .then(pl.lit(f"{flavour}: seconds must be <= {max_seconds}"))
+                .otherwise(pl.lit(f"{flavour}: seconds must be an integer")),
+            )
+        )
+    label_text = pl.col(_FIELDS[len(FEATURES)])
+    bad_label = ~label_text.is_in(list(LABEL_CODES))
+    if label == "optional":
+        bad_label = bad_label & label_text.is_not_null()
+    rules.append((broken(bad_label), pl.lit(f"{LABEL}: must be one of {'/'.join(LABEL_CODES)}")))
+    return rules
+
+
+def _typed(source: str) -> list[pl.Expr]:
+    label_text = pl.col(_FIELDS[len(FEATURES)])
+    return [
+        pl.col(_FIELDS[0]).cast(DATASET_SCHEMA[SEX], strict=False).alias(SEX),
+        pl.col(_VALUES[1]).cast(DATASET_SCHEMA[AGE], strict=False).alias(AGE),
+        *(
+            pl.col(_VALUES[i]).cast(DATASET_SCHEMA[flavour], strict=False).alias(flavour)
+            for i, flavour in enumerate(FLAVOURS, start=2)
+        ),
+        _label(label_text).alias(LABEL),
+        pl.lit(source).alias(SOURCE),
+        pl.col(LINE).cast(DATASET_SCHEMA[LINE]),
+    ]
+
+
+def _label(text: pl.Expr) -> pl.Expr:
+    # when/then, not replace_strict: the latter keeps the whole column in memory when streaming.
+    label = pl.lit(None, dtype=pl.Boolean)
+    for code, value in LABEL_CODES.items():
+        label = pl.when(text == code).then(value).otherwise(label)
+    return label

@@ -1,0 +1,1 @@
+"""The model: features, training, thresholds, evaluation, scoring and its card."""

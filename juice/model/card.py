@@ -1,0 +1,62 @@
+"""The model card: what a trained model is, enough to explain and audit each prediction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from juice.model.features import MODEL_COLUMNS
+from juice.model.training import TrainedModel
+
+CARD_FILE = "model_card.json"  # its name among a run's artifacts
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a served model is: enough to explain and audit every prediction it makes."""
+
+    name: str
+    version: str
+    run_id: str
+    threshold: float
+    beta: float
+    metrics: dict[str, float]
+    dataset_version: str | None
+    trained_at: str
+    rows: dict[str, int]
+    best_params: dict[str, Any]
+    effects: list[dict[str, Any]]
+    columns: list[str]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelCard:
+        return cls(**json.loads(text))
+
+
+def card_for(
+    trained: TrainedModel, *, name: str, version: str, run_id: str, dataset_version: str | None
+) -> ModelCard:
+    """The card of a trained model registered as `name` version `version`."""
+    return ModelCard(
+        name=name,
+        version=version,
+        run_id=run_id,
+        threshold=trained.threshold.threshold,
+        beta=trained.threshold.beta,
+        metrics=trained.evaluation.metrics(),
+        dataset_version=dataset_version,
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        rows={
+            "train": len(trained.split.y_train),
+            "validation": len(trained.split.y_validation),
+            "test": len(trained.split.y_test),
+        },
+        best_params=trained.best_params,
+        effects=[asdict(effect) for effect in trained.effects],
+        columns=list(MODEL_COLUMNS),
+    )

@@ -1,0 +1,1 @@
+"""Monitoring: drift of the data and of the model's quality."""

@@ -1,0 +1,101 @@
+"""The promotion gate: does a challenger do at least as well as the model it would replace?
+
+Both are scored on the same test rows, new to both: the split keeps a row in the same
+part in every training (`training.split_dataset`), so the champion never trained on the
+challenger's test rows. The difference in the gate metric is bootstrapped over those
+rows, pairing the two models on each resample, so that noise alone neither promotes
+nor blocks a model:
+
+- against the champion, the challenger passes unless it is worse by more than
+  `margin` with `confidence` (its lower confidence bound on the difference >= -margin);
+- with no champion yet, the challenger must beat the purchase-rate prior (a constant
+  score) with `confidence` (lower bound > 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from juice.params import GateParams
+
+if TYPE_CHECKING:  # only their methods and attributes are used
+    from juice.model.training import TrainedModel
+    from juice.registry.store import Registry
+
+_METRICS = {"average_precision": average_precision_score, "roc_auc": roc_auc_score}
+PRIOR = "purchase-rate prior"
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promote: bool
+    reason: str
+    metric: str
+    challenger: float
+    incumbent: float
+    incumbent_name: str
+    lower_bound: float  # of challenger - incumbent, at the gate's confidence
+
+
+def judge(
+    y_true: np.ndarray,
+    challenger: np.ndarray,
+    incumbent: np.ndarray | None,
+    params: GateParams,
+    incumbent_name: str = PRIOR,
+) -> GateDecision:
+    """Decides whether the challenger's scores earn promotion over the incumbent's."""
+    y_true = np.asarray(y_true, dtype=bool)
+    against_prior = incumbent is None
+    if incumbent is None:
+        incumbent = np.full(len(y_true), y_true.mean())
+        incumbent_name = PRIOR
+    score = _METRICS[params.metric]
+    rng = np.random.default_rng(params.seed)
+    differences = []
+    for _ in range(params.bootstrap):
+        rows = rng.integers(0, len(y_true), len(y_true))
+        if y_true[rows].all() or not y_true[rows].any():
+            continue
+        differences.append(
+            score(y_true[rows], challenger[rows]) - score(y_true[rows], incumbent[rows])
+        )
+    lower = float(np.quantile(differences, 1 - params.confidence))
+    ours, theirs = float(score(y_true, challenger)), float(score(y_true, incumbent))
+    needed = 0.0 if against_prior else -params.margin
+    promote = lower > needed if against_prior else lower >= needed
+    verdict = "beats" if promote else "does not beat"
+    rule = (
+        f"lower bound of the difference {lower:+.4f} "
+        f"{'>' if against_prior else '>='} {needed:+.4f} at {params.confidence:.0%}"
+    )
+    return GateDecision(
+        promote=promote,
+        reason=f"{verdict} {incumbent_name}: {params.metric} {ours:.4f} vs {theirs:.4f}; {rule}"
+        + ("" if promote else " is not met"),
+        metric=params.metric,
+        challenger=ours,
+        incumbent=theirs,
+        incumbent_name=incumbent_name,
+        lower_bound=lower,
+    )
+
+
+def challenge(
+    trained: TrainedModel, params: GateParams, registry: Registry
+) -> tuple[GateDecision, str | None]:
+    """Judges a trained challenger against the registry's champion (or the prior, when
+    there is none) on the challenger's test rows; returns the decision and the champion
+    version it was judged against."""
+    champion = registry.champion_version()
+    incumbent = None
+    if champion is not None:
+        incumbent = registry.model(champion).predict_proba(trained.split.x_test)[:, 1]
+    decision = judge(
+        trained.split.y_test, trained.test_probability, incumbent, params, f"champion v{champion}"
+    )
+    return decision, champion

@@ -1,0 +1,294 @@
+"""MLflow adapter: one run per training, a registered version per model, the champion alias.
+
+The serving model is the version with the alias `champion`. The alias moves only
+after a version is completely logged and registered, so a crash mid-training leaves
+the champion as it was. Every promotion is kept as version tags and as a line in the
+workspace's registry log.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from juice.errors import JuiceError
+from juice.model.card import CARD_FILE, ModelCard, card_for
+from juice.model.evaluation import SUMMARY_METRICS
+from juice.model.features import MODEL_COLUMNS
+from juice.model.training import TrainedModel
+from juice.registry.gate import GateDecision
+from juice.registry.promotions import Promotion, record_promotion
+from juice.settings import Settings
+from juice.workspace import PROJECT_ROOT
+
+CHAMPION = "champion"
+EXPERIMENT = "poljuice-training"
+
+
+NO_CHAMPION = "no champion model yet: run `juice train` first"
+
+
+class RegistryError(JuiceError):
+    """The registry has no such model, version or champion."""
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    version: str
+    aliases: list[str]
+    metrics: dict[str, float]
+    threshold: float | None
+    status: str  # champion | promoted earlier | rejected | pending
+    reason: str | None
+    dataset_version: str | None
+    created_at: str
+
+
+def git_commit() -> str | None:
+    """The code's commit, for lineage (None outside a git checkout)."""
+    done = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() or None
+
+
+class Registry:
+    """The model registry of record (MLflow tracking + model registry)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from mlflow import MlflowClient
+
+        self.settings = settings
+        self.name = settings.model_name
+        self.client = MlflowClient(tracking_uri=settings.tracking_uri)
+
+    # Training runs ------------------------------------------------------------
+
+    def log_training(
+        self, trained: TrainedModel, lineage: dict[str, str | None], params: dict[str, Any]
+    ) -> ModelCard:
+        """Logs one training as a run, registers its model as a new version; returns its card."""
+        import mlflow
+        import mlflow.sklearn
+        from mlflow.models import infer_signature
+
+        from juice.model.evaluation import write_plots
+
+        mlflow.set_tracking_uri(self.settings.tracking_uri)
+        experiment = self._experiment_id()
+        self._ensure_model()
+        example = pl.DataFrame(trained.split.x_test[:5], schema=list(MODEL_COLUMNS)).to_pandas()
+        with (
+            mlflow.start_run(experiment_id=experiment) as run,
+            tempfile.TemporaryDirectory() as tmp,
+        ):
+            mlflow.set_tags({key: value for key, value in lineage.items() if value is not None})
+            mlflow.log_params(params | {f"best.{k}": v for k, v in trained.best_params.items()})
+            mlflow.log_metrics(
+                {f"test_{k}": v for k, v in trained.evaluation.metrics().items()}
+                | {
+                    "cv_best_score": trained.cv_best_score,
+                    "threshold": trained.threshold.threshold,
+                    "validation_fbeta": trained.threshold.fbeta,
+                    "search_seconds": trained.search_seconds,
+                }
+            )
+            folder = Path(tmp)
+            write_plots(
+                trained.split.y_test,
+                trained.test_probability,
+                trained.threshold.threshold,
+                trained.evaluation,
+                trained.effects,
+                folder / "plots",
+            )
+            trained.cv_results.write_csv(folder / "cv_results.csv")
+            mlflow.log_artifacts(str(folder / "plots"), "plots")
+            mlflow.log_artifact(str(folder / "cv_results.csv"))
+            info = mlflow.sklearn.log_model(
+                trained.pipeline,
+                name="model",
+                signature=infer_signature(example, trained.pipeline.predict_proba(example)),
+                input_example=example,
+                pip_requirements=_requirements(),
+                pyfunc_predict_fn="predict_proba",
+                serialization_format="cloudpickle",
+            )
+            version = self.client.create_model_version(
+                self.name, info.model_uri, run_id=run.info.run_id
+            ).version
+            card = card_for(
+                trained,
+                name=self.name,
+                version=str(version),
+                run_id=run.info.run_id,
+                dataset_version=lineage.get("dataset_version"),
+            )
+            (folder / CARD_FILE).write_text(card.to_json())
+            mlflow.log_artifact(str(folder / CARD_FILE))
+        for key, value in {
+            "threshold": card.threshold,
+            "dataset_version": card.dataset_version,
+            "run_id": card.run_id,
+            **{f"metric.{m}": card.metrics[m] for m in SUMMARY_METRICS},
+        }.items():
+            if value is not None:
+                self.client.set_model_version_tag(self.name, card.version, key, str(value))
+        return card
+
+    def _experiment_id(self) -> str:
+        experiment = self.client.get_experiment_by_name(EXPERIMENT)
+        if experiment is not None:
+            return experiment.experiment_id
+        artifacts = self.settings.workspace.mlflow_artifacts.resolve().as_uri()
+        return self.client.create_experiment(EXPERIMENT, artifact_location=artifacts)
+
+    def _ensure_model(self) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(self.name)
+        except MlflowException:
+            self.client.create_registered_model(self.name)
+
+    # The champion -------------------------------------------------------------
+
+    def champion_version(self) -> str | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.client.get_model_version_by_alias(self.name, CHAMPION).version)
+        except MlflowException:
+            return None
+
+    def require_champion(self) -> str:
+        """The champion's version; a clear error when there is none yet."""
+        version = self.champion_version()
+        if version is None:
+            raise RegistryError(NO_CHAMPION)
+        return version
+
+    def load(self, version: str | None = None) -> tuple[Any, ModelCard]:
+        """The pipeline and card of a version (the champion by default)."""
+        version = version or self.require_champion()
+        return self.model(version), self.card(version)
+
+    def model(self, version: str) -> Any:
+        """The version's fitted pipeline."""
+        import mlflow.sklearn
+
+        self._version(version)
+        mlflow.set_tracking_uri(self.settings.tracking_uri)
+        return mlflow.sklearn.load_model(f"models:/{self.name}/{version}")
+
+    def card(self, version: str) -> ModelCard:
+        import mlflow.artifacts
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=self._version(version).run_id,
+                artifact_path=CARD_FILE,
+                dst_path=tmp,
+                tracking_uri=self.settings.tracking_uri,
+            )
+            return ModelCard.from_json(Path(path).read_text())
+
+    def download(self, version: str, folder: Path) -> Path:
+        """The version's MLflow model files, copied into `folder`."""
+        import mlflow.artifacts
+
+        self._version(version)
+        return Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{self.name}/{version}",
+                dst_path=str(folder),
+                tracking_uri=self.settings.tracking_uri,
+                registry_uri=self.settings.tracking_uri,
+            )
+        )
+
+    def record_decision(self, version: str, decision: GateDecision) -> None:
+        """Keeps the gate's verdict on the version, promoted or not."""
+        status = "promoted" if decision.promote else "rejected"
+        self.client.set_model_version_tag(self.name, version, "gate", status)
+        self.client.set_model_version_tag(self.name, version, "gate_reason", decision.reason)
+
+    def promote(self, version: str, reason: str, actor: str = "gate") -> str | None:
+        """Makes `version` the champion; returns the version it replaced."""
+        self._version(version)
+        previous = self.champion_version()
+        when = datetime.now(UTC).isoformat(timespec="seconds")
+        self.client.set_registered_model_alias(self.name, CHAMPION, version)
+        self.client.set_model_version_tag(self.name, version, "promoted_at", when)
+        self.client.set_model_version_tag(self.name, version, "promoted_by", actor)
+        self.client.set_model_version_tag(self.name, version, "promotion_reason", reason)
+        record_promotion(
+            self.settings.workspace.registry_log,
+            Promotion(at=when, model=self.name, champion=version, previous=previous, by=actor,
+                      reason=reason),
+        )  # fmt: skip
+        return previous
+
+    # Listing ------------------------------------------------------------------
+
+    def versions(self) -> list[VersionSummary]:
+        """Every registered version, newest first."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            aliases = self.client.get_registered_model(self.name).aliases
+        except MlflowException:
+            return []
+        by_version: dict[str, list[str]] = {}
+        for alias, version in aliases.items():
+            by_version.setdefault(str(version), []).append(alias)
+        found = self.client.search_model_versions(f"name='{self.name}'")
+        summaries = []
+        for item in sorted(found, key=lambda v: int(v.version), reverse=True):
+            tags = item.tags or {}
+            version = str(item.version)
+            if CHAMPION in by_version.get(version, []):
+                status = CHAMPION
+            elif "promoted_at" in tags:
+                status = "promoted earlier"
+            else:
+                status = tags.get("gate", "pending")
+            summaries.append(
+                VersionSummary(
+                    version=version,
+                    aliases=sorted(by_version.get(version, [])),
+                    metrics={
+                        m: float(tags[f"metric.{m}"])
+                        for m in SUMMARY_METRICS
+                        if f"metric.{m}" in tags
+                    },
+                    threshold=float(tags["threshold"]) if "threshold" in tags else None,
+                    status=status,
+                    reason=tags.get("promotion_reason") or tags.get("gate_reason"),
+                    dataset_version=tags.get("dataset_version"),
+                    created_at=datetime.fromtimestamp(
+                        item.creation_timestamp / 1000, UTC
+                    ).isoformat(timespec="seconds"),
+                )
+            )
+        return summaries
+
+    def _version(self, version: str) -> Any:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version(self.name, str(version))
+        except MlflowException as error:
+            raise RegistryError(f"model {self.name} has no version {version}") from error
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("scikit-learn", "numpy", "poljuice")]

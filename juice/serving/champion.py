@@ -1,0 +1,117 @@
+"""The champion in memory, scored with plain numpy, swapped when the registry moves."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from juice.model.card import ModelCard
+from juice.registry.store import NO_CHAMPION, Registry, RegistryError
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded version: its pipeline and its card (threshold, metrics, effects)."""
+
+    pipeline: Any
+    card: ModelCard
+    # model matrix -> purchase probability, the pipeline's fast path
+    probabilities: Callable[[np.ndarray], np.ndarray] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "probabilities", linear_scorer(self.pipeline))
+
+
+def linear_scorer(pipeline: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """The pipeline's purchase probability as plain numpy, for the hot path.
+
+    sklearn's `predict_proba` spends about 0.5 ms validating a 1-row input; our
+    features, a standard scaler and a logistic regression are a few array operations.
+    Any other pipeline shape keeps sklearn's own `predict_proba`.
+    """
+    from scipy.special import expit
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from juice.model.features import VisitFeatures
+
+    steps = dict(pipeline.steps)
+    features, scale, model = steps.get("features"), steps.get("scale"), steps.get("model")
+    if not (
+        isinstance(features, VisitFeatures)
+        and (scale == "passthrough" or isinstance(scale, StandardScaler))
+        and isinstance(model, LogisticRegression)
+        and len(pipeline.steps) == 3
+        and model.coef_.shape[0] == 1
+    ):
+        return lambda matrix: pipeline.predict_proba(matrix)[:, 1]
+    coef, intercept = model.coef_[0], float(model.intercept_[0])
+    if isinstance(scale, StandardScaler):  # fold the scaling into the coefficients' inputs
+        mean = scale.mean_ if scale.with_mean else 0.0
+        width = scale.scale_ if scale.with_std else 1.0
+    else:
+        mean, width = 0.0, 1.0
+
+    def probabilities(matrix: np.ndarray) -> np.ndarray:
+        return expit(((features.transform(matrix) - mean) / width) @ coef + intercept)
+
+    return probabilities
+
+
+class Champion:
+    """The serving model; `refresh` swaps in a newly promoted champion without a restart.
+
+    Requests read `current` once and use that model to the end, so a swap never mixes
+    two models in one answer and never drops a request. Without a registry (a bento's
+    own packed model) the model never changes.
+    """
+
+    def __init__(self, registry: Registry | None, model: ServedModel | None = None) -> None:
+        self._registry = registry
+        self._current = model
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> ServedModel:
+        served = self._current
+        if served is None:
+            raise RegistryError(NO_CHAMPION)
+        return served
+
+    @property
+    def ready(self) -> bool:
+        return self._current is not None
+
+    def refresh(self) -> bool:
+        """Loads the champion if it changed; True if the served model changed."""
+        if self._registry is None:
+            return False
+        with self._lock:
+            version = self._registry.champion_version()
+            if version is None or (self._current and self._current.card.version == version):
+                return False
+            pipeline, card = self._registry.load(version)
+            self._current = ServedModel(pipeline, card)
+            return True
+
+    def watch(self, every_seconds: float, on_change: Any = None) -> threading.Thread:
+        """Polls the registry in a daemon thread; calls `on_change(model)` after a swap."""
+
+        def loop() -> None:
+            while True:
+                try:
+                    if self.refresh() and on_change is not None:
+                        on_change(self.current)
+                except Exception:  # a registry hiccup must not stop serving; it is logged
+                    logging.getLogger(__name__).exception("could not check for a new champion")
+                time.sleep(every_seconds)
+
+        thread = threading.Thread(target=loop, name="champion-watch", daemon=True)
+        thread.start()
+        return thread

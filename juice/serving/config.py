@@ -1,0 +1,29 @@
+"""What the service needs before it starts, read once: settings, the input bound, the token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from juice.params import load_params
+from juice.settings import Settings
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The service's configuration: its decorators read it when the module is imported."""
+
+    settings: Settings
+    workers: int
+    max_seconds: int  # the seconds bound of a visit's ads, as the dataset's
+    token: str | None
+
+    @classmethod
+    def read(cls) -> ServiceConfig:
+        """From the environment (JUICE_*) and the workspace's params.yaml."""
+        settings = Settings()
+        return cls(
+            settings=settings,
+            workers=settings.api_workers,
+            max_seconds=load_params(settings.workspace.params_file).build_dataset.max_seconds,
+            token=settings.api_token.get_secret_value() if settings.api_token else None,
+        )

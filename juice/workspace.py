@@ -1,0 +1,134 @@
+"""Every path of the workspace (JUICE_HOME): the one place that spells them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the code, its pipeline and bento recipe
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """All mutable state lives under `home`: data, stores, logs, framework homes."""
+
+    home: Path
+
+    # Data (relative to `home` where DVC names them) ----------------------------
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def landing(self) -> Path:
+        """Raw exports exactly as received; files are never changed once landed."""
+        return self.data / "landing"
+
+    @property
+    def dataset(self) -> Path:
+        """The published training dataset: one Parquet file per valid batch."""
+        return self.data / "dataset"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.data / "quarantine"
+
+    @property
+    def reports(self) -> Path:
+        return self.data / "reports"
+
+    @property
+    def build_summary(self) -> Path:
+        """The last build's counts (a DVC metric)."""
+        return self.data / "build-dataset.json"
+
+    @property
+    def train_outcome(self) -> Path:
+        """The last training's outcome (a DVC metric)."""
+        return self.data / "train.json"
+
+    def relative(self, path: Path) -> str:
+        """`path` as the workspace names it (DVC's outputs, reports' links)."""
+        return path.relative_to(self.home).as_posix()
+
+    # Configuration and DVC ----------------------------------------------------
+
+    @property
+    def params_file(self) -> Path:
+        return self.home / "params.yaml"
+
+    @property
+    def pipeline_file(self) -> Path:
+        return self.home / "dvc.yaml"
+
+    @property
+    def pipeline_lock(self) -> Path:
+        """DVC's record of the pipeline's last state (`dvc.lock`)."""
+        return self.home / "dvc.lock"
+
+    @property
+    def dvc_dir(self) -> Path:
+        return self.home / ".dvc"
+
+    @property
+    def git_dir(self) -> Path:
+        return self.home / ".git"
+
+    @property
+    def dvc_remote(self) -> Path:
+        """The default DVC remote: a folder in the workspace."""
+        return self.home / "dvc-remote"
+
+    # Stores and logs ------------------------------------------------------------
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.home / "mlflow.db"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.home / "mlartifacts"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def registry_log(self) -> Path:
+        """Every promotion and rollback, one JSON line each."""
+        return self.logs / "registry.jsonl"
+
+    @property
+    def prediction_log(self) -> Path:
+        """Every scored visit, as Parquet files."""
+        return self.logs / "predictions"
+
+    # Framework homes and transient state ------------------------------------------
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.home / ".prefect"
+
+    @property
+    def bentoml_home(self) -> Path:
+        return self.home / "bentoml"
+
+    @property
+    def work(self) -> Path:
+        """Transient working state: staging areas and locks."""
+        return self.home / ".juice"
+
+    @property
+    def staging(self) -> Path:
+        return self.work / "staging"
+
+    def lock(self, name: str) -> Path:
+        """The lock file that serialises one kind of step (`publish`, `dvc`, ...)."""
+        return self.work / f"{name}.lock"
+
+
+# The project's own files, found beside the code.
+PROJECT_PARAMS = PROJECT_ROOT / "params.yaml"
+PROJECT_PIPELINE = PROJECT_ROOT / "dvc.yaml"
+BENTOFILE = PROJECT_ROOT / "bentofile.yaml"

@@ -1,0 +1,143 @@
+"""Parsing: typed rows out, every broken line quarantined with its reason."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from factories import append_lines, export, read_quarantine, row
+
+from juice.data.parsing import ParseError, parse_export
+from juice.schema import DATASET_SCHEMA, RAW_COLUMNS
+
+
+def parse(path, **kwargs):
+    out = path.parent
+    kwargs.setdefault("max_seconds", 3600)
+    return parse_export(path, out / "accepted.parquet", out / "quarantine.csv", **kwargs)
+
+
+def test_clean_export_is_typed_and_fully_accepted(tmp_path):
+    path = export(tmp_path / "e.csv", rows=200)
+    result = parse(path)
+    assert (result.rows_read, result.rows_accepted, result.rows_quarantined) == (200, 200, 0)
+    frame = pl.read_parquet(result.accepted_path)
+    assert dict(frame.schema) == DATASET_SCHEMA
+    assert frame["line"].to_list() == list(range(1, 201))
+    assert frame["source"].unique().to_list() == ["e.csv"]
+
+
+BAD_LINES = [  # (the reason's start, the line)
+    ("empty line", b""),
+    ("expected 26 fields", row()[: row().rindex(",")].encode()),
+    ("expected 26 fields, found 27", (row() + ",0").encode()),
+    ("sex: must be one of F/M", row(sex="X").encode()),
+    ("sex: must be one of F/M", row(sex="m").encode()),
+    ("age: must be an integer between 18 and 100", row(age="17").encode()),
+    ("age: must be an integer between 18 and 100", row(age="101").encode()),
+    ("age: must be an integer between 18 and 100", row(age="30.5").encode()),
+    ("age: must be an integer between 18 and 100", row(age="").encode()),
+    ("apple: seconds must be >= 0", row(apple="-5").encode()),
+    ("mango: seconds must be an integer", row(mango="12.5").encode()),
+    ("mango: seconds must be an integer", row(mango="abc").encode()),
+    ("lime: seconds must be <= 3600", row(lime="3601").encode()),
+    ("lime: seconds must be <= 3600", row(lime="99999999999999999999").encode()),
+    ("purchased: must be one of Y/N", row(purchased="yes").encode()),
+    ("not valid UTF-8 text", row().replace("30", "3\xff0").encode("latin-1")),
+]
+
+
+@pytest.mark.parametrize(("reason", "line"), BAD_LINES)
+def test_each_kind_of_bad_line_is_quarantined_with_its_reason(tmp_path, reason, line):
+    path = export(tmp_path / "e.csv", rows=50)
+    append_lines(path, line, row())
+    result = parse(path)
+    assert (result.rows_read, result.rows_accepted, result.rows_quarantined) == (52, 51, 1)
+    quarantined = read_quarantine(result.quarantine_path)
+    assert quarantined["line"].to_list() == [51]
+    assert quarantined["source"].to_list() == ["e.csv"]
+    assert quarantined["reason"][0].startswith(reason)
+    assert 51 not in pl.read_parquet(result.accepted_path)["line"].to_list()
+
+
+def test_several_broken_fields_are_all_named(tmp_path):
+    path = tmp_path / "e.csv"
+    append_lines(path, row(sex="X", mango="-1", purchased="?"))
+    reason = read_quarantine(parse(path).quarantine_path)["reason"][0]
+    assert reason.split("; ") == [
+        "sex: must be one of F/M",
+        "mango: seconds must be >= 0",
+        "purchased: must be one of Y/N",
+    ]
+
+
+def test_counts_always_add_up_and_raw_text_is_kept(tmp_path):
+    path = export(tmp_path / "e.csv", rows=300, seed=4)
+    bad = [b"", b"garbage", row(age="x").encode(), b"\xfe\xff", row(sex='"M"').encode()]
+    append_lines(path, *bad)
+    result = parse(path)
+    assert result.rows_read == 305 == result.rows_accepted + result.rows_quarantined
+    quarantined = read_quarantine(result.quarantine_path)
+    assert quarantined["line"].to_list() == [301, 302, 303, 304, 305]
+    assert quarantined["raw"][2] == row(age="x")
+
+
+def test_header_row_is_recognised_not_quarantined(tmp_path):
+    path = tmp_path / "e.csv"
+    append_lines(path, ",".join(RAW_COLUMNS), row(), row(sex="F"))
+    result = parse(path)
+    assert result.header
+    assert result.rows_accepted == 2
+    assert result.rows_quarantined == 0
+    assert pl.read_parquet(result.accepted_path)["line"].to_list() == [2, 3]
+
+
+def test_crlf_and_byte_order_mark_are_read(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (row() + "\r\n" + row(sex="F") + "\r\n").encode())
+    result = parse(path)
+    assert result.rows_accepted == 2
+    assert result.rows_quarantined == 0
+
+
+def test_optional_label_accepts_25_fields_for_scoring(tmp_path):
+    path = tmp_path / "e.csv"
+    unlabelled = row()[: row().rindex(",")]
+    append_lines(path, unlabelled, row(purchased="Y"), row(purchased="maybe"))
+    result = parse(path, label="optional")
+    assert (result.rows_accepted, result.rows_quarantined) == (2, 1)
+    assert pl.read_parquet(result.accepted_path)["purchased"].to_list() == [None, True]
+
+
+def test_the_seconds_bound_is_configurable(tmp_path):
+    path = tmp_path / "e.csv"
+    append_lines(path, row(apple="100"), row(apple="101"))
+    result = parse(path, max_seconds=100)
+    assert (result.rows_accepted, result.rows_quarantined) == (1, 1)
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_line_holding_the_internal_separator_is_still_judged(tmp_path, first):
+    path = tmp_path / "e.csv"
+    lines = [row(), row(age="3\x1f0")]
+    append_lines(path, *(lines[::-1] if first else lines))
+    result = parse(path)
+    assert (result.rows_accepted, result.rows_quarantined) == (1, 1)
+
+
+@pytest.mark.parametrize("content", [None, b""])
+def test_missing_or_empty_file_is_a_clear_error(tmp_path, content):
+    path = tmp_path / "e.csv"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ParseError, match=r"e\.csv"):
+        parse(path)
+
+
+def test_blocks_keep_line_numbers_and_counts(tmp_path, monkeypatch):
+    monkeypatch.setattr("juice.data.parsing._BLOCK_BYTES", 300)  # a few lines per block
+    path = export(tmp_path / "e.csv", rows=40, seed=2)
+    append_lines(path, row(sex="X"), "", row(), row(age="7"))
+    result = parse(path)
+    assert (result.rows_read, result.rows_accepted, result.rows_quarantined) == (44, 41, 3)
+    assert pl.read_parquet(result.accepted_path)["line"].to_list() == [*range(1, 41), 43]
+    assert read_quarantine(result.quarantine_path)["line"].to_list() == [41, 42, 44]

@@ -1,0 +1,69 @@
+"""Batch scoring: valid rows scored by the model, bad rows reported and not lost."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from factories import append_lines, export, row, small_train_params
+
+from juice.data.simulator import simulate, write_export
+from juice.model.features import to_matrix
+from juice.model.scoring import score_export
+from juice.model.training import train_model
+from juice.schema import RAW_COLUMNS
+from juice.serving.champion import linear_scorer
+
+
+@pytest.fixture(scope="module")
+def model():
+    return train_model(simulate(3000, seed=2), small_train_params()).pipeline
+
+
+def score(model, source, out):
+    return score_export(
+        source, out, linear_scorer(model), threshold=0.3, model_version="1", max_seconds=3600
+    )
+
+
+def test_scores_equal_the_models_own_probabilities(tmp_path, model):
+    visits = simulate(300, seed=5)
+    source = write_export(visits, tmp_path / "in.csv")
+    result = score(model, source, tmp_path / "out.csv")
+    scored = pl.read_csv(result.output)
+    assert result.rows_scored == 300
+    assert result.rows_rejected == 0
+    assert result.rejected is None
+    assert scored.columns == [*RAW_COLUMNS, "probability", "will_buy"]
+    expected = model.predict_proba(to_matrix(visits))[:, 1]
+    np.testing.assert_allclose(scored["probability"], expected, atol=1e-6)
+    assert scored["will_buy"].to_list() == list(expected >= 0.3)
+
+
+def test_unlabelled_export_with_header_and_bad_rows(tmp_path, model):
+    source = tmp_path / "in.csv"
+    unlabelled = row()[: row().rindex(",")]
+    append_lines(
+        source, ",".join(RAW_COLUMNS[:-1]), unlabelled, "F,200,1", unlabelled.replace("M", "X", 1)
+    )
+    result = score(model, source, tmp_path / "out.csv")
+    assert (result.rows_scored, result.rows_rejected) == (1, 2)
+    assert pl.read_csv(result.output).columns == [*RAW_COLUMNS[:-1], "probability", "will_buy"]
+    rejected = pl.read_csv(result.rejected)
+    assert rejected["line"].to_list() == [3, 4]
+    assert rejected["reason"].str.contains("fields|sex").all()
+
+
+def test_a_file_with_no_valid_row_still_answers(tmp_path, model):
+    source = tmp_path / "in.csv"
+    append_lines(source, "garbage")
+    result = score(model, source, tmp_path / "out.csv")
+    assert (result.rows_scored, result.rows_rejected) == (0, 1)
+    assert pl.read_csv(result.output).height == 0
+
+
+def test_a_rescore_clears_a_stale_rejection_file(tmp_path, model):
+    source = export(tmp_path / "in.csv", rows=10)
+    (tmp_path / "out.csv.rejected.csv").write_text("stale")
+    assert score(model, source, tmp_path / "out.csv").rejected is None
+    assert not (tmp_path / "out.csv.rejected.csv").exists()

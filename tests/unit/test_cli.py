@@ -1,0 +1,76 @@
+"""The `juice` command as a user runs it: counts printed, --json for scripts, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from commands import assert_one_line_error, juice
+from factories import export
+
+
+def test_simulate_writes_an_export(tmp_path):
+    out = tmp_path / "e.csv"
+    done = juice(
+        "simulate",
+        "--rows",
+        "40",
+        "--seed",
+        "2",
+        "--scenario",
+        "campaign",
+        "--out",
+        str(out),
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["rows"] == 40
+    assert payload["scenario"] == "campaign"
+    assert len(out.read_text().splitlines()) == 40
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["simulate", "--rows", "5"], ["out"]),
+        (["simulate", "--rows", "x", "--out", "x.csv"], ["integer"]),
+        (["nosuch"], ["nosuch"]),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(args, words):
+    done = juice(*args)
+    assert done.returncode == 2
+    assert_one_line_error(done, *words)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["simulate", "--out", "x.csv", "--scenario", "winter"], ["unknown scenario"]),
+        (["ingest", "no/such/file.csv"], ["no such file"]),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(workspace, args, words):
+    assert_one_line_error(juice(*args), *words)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [("JUICE_API_PORT", "abc", ["api_port"]), ("JUICE_HOMME", "/tmp", ["JUICE_HOMME"])],
+)
+def test_a_bad_setting_fails_at_start_up(workspace, variable, value, words):
+    assert_one_line_error(juice("ingest", env={variable: value}), *words)
+
+
+def test_ingest_reports_landed_then_skipped(workspace, tmp_path):
+    source = export(tmp_path / "e.csv", rows=20)
+    first = json.loads(juice("ingest", str(source), "--json").stdout)
+    second = json.loads(juice("ingest", str(source), "--json").stdout)
+    assert len(first["files"]) == 1
+    assert Path(first["files"][0]).parent == workspace.workspace.landing
+    assert second == {"files": [], "skipped": ["e.csv"]}
+    human = juice("ingest")
+    assert human.returncode == 0
+    assert "1 landed, 0 skipped" in human.stdout
