@@ -35,6 +35,7 @@ class Guard:
             takes no input (answered on GET and POST).
         token: the bearer token the guarded routes require, or None for no token.
         max_upload_bytes: the largest multipart body accepted.
+        form_fields: the fields an upload may carry; `file` exactly once.
     """
 
     def __init__(
@@ -43,11 +44,13 @@ class Guard:
         routes: dict[str, str | None],
         token: str | None = None,
         max_upload_bytes: int = 200 * 2**20,
+        form_fields: set[str] | frozenset[str] = frozenset({"file"}),
     ) -> None:
         self.app = app
         self.routes = routes
         self.token = token
         self.max_upload_bytes = max_upload_bytes
+        self.form_fields = form_fields
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -114,13 +117,21 @@ class Guard:
             return self._too_large()
         try:
             form = await Request(scope, _replay(body)).form()
-            valid = set(form.keys()) == {"file"} and hasattr(form["file"], "read")
+            files = form.getlist("file")
+            valid = (
+                set(form.keys()) <= self.form_fields
+                and len(files) == 1
+                and hasattr(files[0], "read")
+            )
             await form.close()
         except Exception:
             valid = False
         if valid:
             return None
-        rule = "send the export as the only field, `file`, of a multipart/form-data body"
+        others = ", ".join(f"`{name}`" for name in sorted(self.form_fields - {"file"}))
+        rule = "send the export as one field `file` of a multipart/form-data body" + (
+            f" (other fields: {others})" if others else ""
+        )
         return client_error(400, "file", rule)
 
     def _too_large(self) -> Response:

@@ -29,6 +29,9 @@ class ModelCard:
     best_params: dict[str, Any]
     effects: list[dict[str, Any]]
     columns: list[str]
+    # Absent from cards written before they existed: such a model needs retraining to plan.
+    targeting: list[dict[str, float]] | None = None
+    reference: dict[str, Any] | None = None  # the visitor explanations are relative to
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -59,4 +62,6 @@ def card_for(
         best_params=trained.best_params,
         effects=[asdict(effect) for effect in trained.effects],
         columns=list(MODEL_COLUMNS),
+        targeting=[asdict(row) for row in trained.targeting],
+        reference=trained.reference.to_dict(),
     )

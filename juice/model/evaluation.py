@@ -97,6 +97,47 @@ def calibration_error(y_true: np.ndarray, probability: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
+class TargetingRow:
+    """What targeting everyone at or above `threshold` would have given on test data."""
+
+    threshold: float
+    precision: float  # share of the targeted who bought
+    recall: float  # share of the buyers who were targeted
+    reach: float  # share of visitors targeted
+
+
+TARGETING_STEPS = 100  # one row per 1% of reach (fewer where scores tie)
+
+
+def targeting_table(
+    y_true: np.ndarray, probability: np.ndarray, served_threshold: float
+) -> list[TargetingRow]:
+    """Precision, recall and reach at thresholds that reach 1%, 2%, ... 100% of the
+    visitors, plus the served threshold, ascending; every row targets someone."""
+    y_true = np.asarray(y_true, dtype=bool)
+    reach_steps = np.arange(1, TARGETING_STEPS + 1) / TARGETING_STEPS
+    thresholds = np.quantile(probability, 1 - reach_steps, method="inverted_cdf")
+    candidates = np.unique(np.append(thresholds, served_threshold))
+    buyers = max(int(y_true.sum()), 1)
+    rows = []
+    for threshold in candidates:
+        targeted = probability >= threshold
+        count = int(targeted.sum())
+        if not count:
+            continue
+        hits = int((y_true & targeted).sum())
+        rows.append(
+            TargetingRow(
+                threshold=float(threshold),
+                precision=hits / count,
+                recall=hits / buyers,
+                reach=count / len(probability),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
 class FlavourEffect:
     """What watching a flavour's ad does, on average over real visitors."""
 

@@ -71,6 +71,10 @@ class VisitFeatures(TransformerMixin, BaseEstimator):
                 parts.append(seconds > 0)
         return np.hstack(parts, dtype=np.float64)
 
+    def fields_out(self) -> list[str]:
+        """The model column (`MODEL_COLUMNS`) each output column is computed from."""
+        return [name.split(":")[0].split(">=")[0] for name in self.get_feature_names_out()]
+
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         names = [FEMALE]
         names += [AGE] if self.age == "linear" else [f"age>={d}" for d in _DECADES]

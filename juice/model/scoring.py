@@ -32,9 +32,10 @@ class ScoringResult:
 
 @dataclass(frozen=True)
 class UploadScoring:
-    """An uploaded export, scored whole or refused with the lines that break the format."""
+    """An uploaded export: scored (its good rows, when broken lines are skipped) or
+    refused, with the lines that break the format."""
 
-    scored: pl.DataFrame | None
+    scored: pl.DataFrame | None  # None: refused for its broken lines
     matrix: np.ndarray | None  # the scored rows' model matrix (for metrics and the log)
     problems: list[tuple[int, str]]  # (line, reason) of the first broken lines
     lines_read: int
@@ -42,21 +43,30 @@ class UploadScoring:
 
 
 def score_upload(
-    source: Path, probabilities: Scorer, *, threshold: float, max_seconds: int, show: int = 20
+    source: Path,
+    probabilities: Scorer,
+    *,
+    threshold: float,
+    max_seconds: int,
+    skip_broken: bool = False,
+    show: int = 20,
 ) -> UploadScoring:
-    """Scores an upload all or nothing: one broken line refuses the whole file."""
+    """Scores an upload: all or nothing (one broken line refuses the file), or with
+    `skip_broken` its good rows, listing the first `show` broken lines either way."""
     with tempfile.TemporaryDirectory() as tmp:
         parsed = _parse(source, Path(tmp), max_seconds, "upload")
+        problems: list[tuple[int, str]] = []
         if parsed.rows_quarantined:
             broken = pl.read_csv(parsed.quarantine_path, n_rows=show, columns=[LINE, REASON])
-            return UploadScoring(
-                None, None, broken.rows(), parsed.rows_read, parsed.rows_quarantined
-            )
+            problems = broken.rows()
+            if not skip_broken:
+                return UploadScoring(
+                    None, None, problems, parsed.rows_read, parsed.rows_quarantined
+                )
         visits = pl.read_parquet(parsed.accepted_path)
     matrix = to_matrix(visits)
-    return UploadScoring(
-        score_visits(visits, matrix, probabilities, threshold), matrix, [], parsed.rows_read, 0
-    )
+    scored = score_visits(visits, matrix, probabilities, threshold)
+    return UploadScoring(scored, matrix, problems, parsed.rows_read, parsed.rows_quarantined)
 
 
 def _parse(source: Path, folder: Path, max_seconds: int, name: str) -> ParseResult:

@@ -17,7 +17,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from juice.errors import JuiceError
-from juice.model.evaluation import Evaluation, FlavourEffect, evaluate, flavour_effects
+from juice.model.evaluation import (
+    Evaluation,
+    FlavourEffect,
+    TargetingRow,
+    evaluate,
+    flavour_effects,
+    targeting_table,
+)
+from juice.model.explanation import Reference, reference_visitor
 from juice.model.features import VisitFeatures, to_matrix
 from juice.model.thresholds import ThresholdChoice, select_threshold
 from juice.params import (
@@ -70,6 +78,8 @@ class TrainedModel:
     split: Split
     test_probability: np.ndarray
     search_seconds: float
+    reference: Reference  # the visitor explanations are relative to
+    targeting: list[TargetingRow]  # precision, recall and reach by threshold, on test data
 
 
 @dataclass(frozen=True)
@@ -187,6 +197,8 @@ def train_model(visits: pl.DataFrame, params: TrainParams) -> TrainedModel:
         split=split,
         test_probability=test_probability,
         search_seconds=seconds,
+        reference=reference_visitor(split.x_train),
+        targeting=targeting_table(split.y_test, test_probability, threshold.threshold),
     )
 
 

@@ -16,6 +16,7 @@ from juice.schema import (
     AGE_MAX,
     AGE_MIN,
     DEFAULT_MAX_SECONDS,
+    FEATURES,
     FLAVOURS,
     SECONDS_MIN,
     SEX,
@@ -60,6 +61,14 @@ class Prediction(TypedDict):
     model_version: str
 
 
+class Explanation(Prediction):
+    """A prediction with its exact decomposition in log-odds:
+    `baseline + sum(contributions) = logit(probability)`."""
+
+    baseline: float  # the reference visitor's log-odds
+    contributions: dict[str, float]  # per input field: sex, age, each flavour
+
+
 def visits_matrix(visits: list[dict[str, Any]]) -> np.ndarray:
     """Validated visits as the model matrix (female, age, seconds per flavour)."""
     count = len(visits)
@@ -79,6 +88,16 @@ def predictions(
     return [
         {"probability": p, "will_buy": d, "threshold": threshold, "model_version": version}
         for p, d in zip(probability.tolist(), decision.tolist(), strict=True)
+    ]
+
+
+def explanations(
+    answers: list[Prediction], baseline: float, contributions: np.ndarray
+) -> list[Explanation]:
+    """Each prediction with the baseline and its row of contributions (FEATURES order)."""
+    return [
+        {**answer, "baseline": baseline, "contributions": dict(zip(FEATURES, row, strict=True))}
+        for answer, row in zip(answers, contributions.tolist(), strict=True)
     ]
 
 

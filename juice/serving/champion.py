@@ -6,12 +6,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from juice.model.card import ModelCard
+from juice.model.explanation import DEFAULT_REFERENCE, Explainer, Reference
+from juice.model.linear import linear_form
 from juice.registry.store import NO_CHAMPION, Registry, RegistryError
 
 
@@ -26,6 +29,14 @@ class ServedModel:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "probabilities", linear_scorer(self.pipeline))
+        if self.card.reference is None:  # an older card: say which reference explains it
+            reference = DEFAULT_REFERENCE.to_dict()
+            object.__setattr__(self, "card", replace(self.card, reference=reference))
+
+    @cached_property
+    def explainer(self) -> Explainer:
+        """Exact per-field contributions, relative to the card's reference visitor."""
+        return Explainer(self.pipeline, Reference(**(self.card.reference or {})))
 
 
 def linear_scorer(pipeline: Any) -> Callable[[np.ndarray], np.ndarray]:
@@ -36,32 +47,11 @@ def linear_scorer(pipeline: Any) -> Callable[[np.ndarray], np.ndarray]:
     Any other pipeline shape keeps sklearn's own `predict_proba`.
     """
     from scipy.special import expit
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
 
-    from juice.model.features import VisitFeatures
-
-    steps = dict(pipeline.steps)
-    features, scale, model = steps.get("features"), steps.get("scale"), steps.get("model")
-    if not (
-        isinstance(features, VisitFeatures)
-        and (scale == "passthrough" or isinstance(scale, StandardScaler))
-        and isinstance(model, LogisticRegression)
-        and len(pipeline.steps) == 3
-        and model.coef_.shape[0] == 1
-    ):
+    form = linear_form(pipeline)
+    if form is None:
         return lambda matrix: pipeline.predict_proba(matrix)[:, 1]
-    coef, intercept = model.coef_[0], float(model.intercept_[0])
-    if isinstance(scale, StandardScaler):  # fold the scaling into the coefficients' inputs
-        mean = scale.mean_ if scale.with_mean else 0.0
-        width = scale.scale_ if scale.with_std else 1.0
-    else:
-        mean, width = 0.0, 1.0
-
-    def probabilities(matrix: np.ndarray) -> np.ndarray:
-        return expit(((features.transform(matrix) - mean) / width) @ coef + intercept)
-
-    return probabilities
+    return lambda matrix: expit(form.logit(matrix))
 
 
 class Champion:

@@ -16,7 +16,8 @@ import httpx
 import numpy as np
 import polars as pl
 import pytest
-from factories import small_train_params
+from factories import append_lines, row, small_train_params
+from scipy.special import logit
 
 from juice.adapters.processes import bento_server
 from juice.data.simulator import simulate, write_export
@@ -27,6 +28,7 @@ from juice.registry.store import Registry
 from juice.schema import FLAVOURS, RAW_COLUMNS
 from juice.serving.api import EXAMPLE_VISIT, MAX_VISITS, request_visits
 from juice.settings import Settings
+from juice.workspace import Workspace
 
 pytestmark = pytest.mark.e2e
 
@@ -100,6 +102,51 @@ def test_the_model_card_is_served_by_get_and_post(server):
     assert card["dataset_version"] == "test"
     assert {"threshold", "metrics", "trained_at", "effects"} <= set(card)
     assert {effect["flavour"] for effect in card["effects"]} == set(FLAVOURS)
+    thresholds = [row["threshold"] for row in card["targeting"]]
+    assert len(thresholds) >= 50
+    assert thresholds == sorted(thresholds)
+    assert card["threshold"] in thresholds
+    assert set(card["reference"]) == {"sex", "age"}
+
+
+def test_explanations_add_up_to_the_predicted_log_odds(server):
+    visits = request_visits(simulate(30, seed=8))
+    predicted = httpx.post(f"{server}/predict", json={"visits": visits}).json()
+    explained = httpx.post(f"{server}/explain", json={"visits": visits}).json()
+    assert [e["probability"] for e in explained] == [p["probability"] for p in predicted]
+    for visit, answer in zip(visits, explained, strict=True):
+        assert set(answer["contributions"]) == {"sex", "age", *FLAVOURS}
+        total = answer["baseline"] + sum(answer["contributions"].values())
+        assert total == pytest.approx(logit(answer["probability"]), abs=1e-9)
+        unwatched = [flavour for flavour in FLAVOURS if not visit.get(flavour)]
+        assert all(answer["contributions"][flavour] == 0 for flavour in unwatched)
+
+
+def test_a_file_with_broken_lines_can_have_its_good_rows_scored(server, tmp_path):
+    path = write_export(simulate(30, seed=6), tmp_path / "e.csv")
+    append_lines(path, "M,30,1,2", row(age="7"))
+    upload = {"file": ("e.csv", path.read_bytes(), "text/csv")}
+    refused = httpx.post(f"{server}/predict_csv", files=upload)
+    assert refused.status_code == 400
+    assert [d["loc"][-1] for d in refused.json()["detail"]] == [31, 32]
+
+    scored = httpx.post(f"{server}/predict_csv", files=upload, data={"broken_lines": "skip"})
+    assert scored.status_code == 200, scored.text
+    assert pl.read_csv(scored.content).height == 30
+    assert (scored.headers["x-rows-scored"], scored.headers["x-rows-rejected"]) == ("30", "2")
+    rejected = json.loads(scored.headers["x-rejected-lines"])
+    assert [line for line, _ in rejected] == [31, 32]
+    assert "age" in rejected[1][1]
+    clean = write_export(simulate(30, seed=6), tmp_path / "clean.csv")
+    alone = httpx.post(f"{server}/predict_csv", files={"file": ("c.csv", clean.read_bytes())})
+    assert scored.content == alone.content
+
+
+def test_a_file_with_no_good_row_is_refused_even_when_skipping(server):
+    upload = {"file": ("b.bin", bytes(range(256)) * 8)}
+    response = httpx.post(f"{server}/predict_csv", files=upload, data={"broken_lines": "skip"})
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("file:")
 
 
 def one(**changes):
@@ -122,10 +169,11 @@ BAD_JSON = {
 }
 
 
+@pytest.mark.parametrize("route", ["/predict", "/explain"])
 @pytest.mark.parametrize("case", BAD_JSON)
-def test_bad_json_gets_a_400_naming_the_field(server, case):
+def test_bad_json_gets_a_400_naming_the_field(server, case, route):
     body, field = BAD_JSON[case]
-    response = httpx.post(f"{server}/predict", json=body)
+    response = httpx.post(f"{server}{route}", json=body)
     assert response.status_code == 400
     payload = response.json()
     assert payload["detail"]
@@ -162,6 +210,8 @@ def test_malformed_bodies_and_wrong_content_types_are_4xx(server, content, conte
             "file",
         ),
         ({"json": {"file": "M,30"}}, "content-type"),
+        ({"files": [("file", ("a.csv", b"M,30\n")), ("file", ("b.csv", b"M,30\n"))]}, "file"),
+        ({"files": {"file": ("e.csv", b"M,30\n")}, "data": {"broken_lines": "maybe"}}, "broken"),
     ],
 )
 def test_bad_uploads_are_4xx_naming_the_rule(server, upload, words):
@@ -192,7 +242,7 @@ def test_metrics_and_prediction_log_follow_the_traffic(server, home):
     deadline = time.monotonic() + 20
     logged = pl.DataFrame()
     while time.monotonic() < deadline and logged.height < before + 25:
-        files = list((home / "logs" / "predictions").glob("*.parquet"))
+        files = list(Workspace(home).prediction_log.glob("*.parquet"))
         logged = pl.read_parquet(files) if files else logged
         time.sleep(0.5)
     assert logged.height >= before + 25
@@ -300,11 +350,13 @@ def test_the_token_guards_prediction_and_model_routes(bento):
     url, _ = bento
     body = one()
     assert httpx.post(f"{url}/predict", json=body).status_code == 401
+    assert httpx.post(f"{url}/explain", json=body).status_code == 401
     wrong = {"Authorization": "Bearer nope"}
     assert httpx.post(f"{url}/predict", json=body, headers=wrong).status_code == 401
     assert httpx.get(f"{url}/model").status_code == 401
     assert httpx.post(f"{url}/predict_csv", files={"file": ("e.csv", b"")}).status_code == 401
     assert httpx.post(f"{url}/predict", json=body, headers=TOKEN).status_code == 200
+    assert httpx.post(f"{url}/explain", json=body, headers=TOKEN).status_code == 200
     assert httpx.get(f"{url}/model", headers=TOKEN).status_code == 200
     assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
     assert httpx.get(f"{url}/metrics").status_code == 200

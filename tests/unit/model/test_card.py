@@ -1,0 +1,32 @@
+"""The model card: written whole by training, and older cards still read."""
+
+from __future__ import annotations
+
+import json
+
+from factories import small_train_params
+
+from juice.data.simulator import simulate
+from juice.model.card import ModelCard, card_for
+from juice.model.training import train_model
+
+
+def test_a_card_round_trips_with_its_targeting_and_reference():
+    trained = train_model(simulate(1500, seed=5), small_train_params())
+    card = card_for(trained, name="m", version="3", run_id="r", dataset_version=None)
+    assert ModelCard.from_json(card.to_json()) == card
+    assert card.targeting
+    assert card.targeting[0]["reach"] == 1.0
+    assert card.reference == trained.reference.to_dict()
+
+
+def test_a_card_written_before_targeting_existed_still_reads():
+    trained = train_model(simulate(1500, seed=5), small_train_params())
+    card = card_for(trained, name="m", version="1", run_id="r", dataset_version="d")
+    old = {
+        k: v for k, v in json.loads(card.to_json()).items() if k not in ("targeting", "reference")
+    }
+    read = ModelCard.from_json(json.dumps(old))
+    assert read.targeting is None
+    assert read.reference is None
+    assert read.version == "1"
