@@ -7,7 +7,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from juice.data import dataset, versioning
+from juice.data import versioning
+from juice.data.snapshots import DatasetSnapshot, snapshot_dataset
 from juice.model.card import ModelCard
 from juice.model.training import TrainedModel, TrainingOutcome, train_model, write_outcome
 from juice.params import TrainParams, load_params
@@ -18,13 +19,13 @@ from juice.settings import Settings
 
 
 @task(cache_policy=NO_CACHE)
-def load_dataset(settings: Settings) -> tuple[pl.DataFrame, str | None]:
-    visits = dataset.read_dataset(settings)
+def load_dataset(settings: Settings) -> tuple[pl.DataFrame, DatasetSnapshot, str | None]:
+    snapshot = snapshot_dataset(settings)
     try:
         version = versioning.dataset_version(settings)
     except versioning.VersioningError:
         version = None  # built with --no-version: trained, but without a data version
-    return visits, version
+    return snapshot.read(), snapshot, version
 
 
 @task(cache_policy=NO_CACHE)
@@ -52,12 +53,13 @@ def train() -> TrainingOutcome:
     settings = Settings()
     params = load_params(settings.workspace.params_file).train
     # Load the validated dataset
-    visits, dataset_version = load_dataset(settings)
+    visits, snapshot, dataset_version = load_dataset(settings)
     # Search pipelines, choose the threshold, evaluate on the test rows
     trained = fit(visits, params)
     # Track the run and register the model
     lineage = {
         "dataset_version": dataset_version,
+        "data_hash": snapshot.data_hash,
         "git_commit": git_commit(),
         "prefect_flow_run": flow_run.get_id(),
     }

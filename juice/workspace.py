@@ -39,6 +39,11 @@ class Workspace:
         return self.data / "reports"
 
     @property
+    def snapshots(self) -> Path:
+        """Each dataset a model was trained on, kept under its content hash."""
+        return self.data / "snapshots"
+
+    @property
     def build_summary(self) -> Path:
         """The last build's counts (a DVC metric)."""
         return self.data / "build-dataset.json"

@@ -121,14 +121,6 @@ def write_summary(summary: BuildSummary, settings: Settings) -> Path:
     return path
 
 
-def read_dataset(settings: Settings) -> pl.DataFrame:
-    """The published training dataset (all valid batches)."""
-    files = sorted(settings.workspace.dataset.glob("*.parquet"))
-    if not files:
-        raise JuiceError("no published dataset: run `juice build-dataset` first")
-    return pl.read_parquet(files)
-
-
 def _place(
     parsed: ParseResult, report: ValidationReport, fresh: dict[str, Path], workspace: Workspace
 ) -> BatchOutcome:

@@ -32,6 +32,7 @@ class ModelCard:
     # Absent from cards written before they existed: such a model needs retraining to plan.
     targeting: list[dict[str, float]] | None = None
     reference: dict[str, Any] | None = None  # the visitor explanations are relative to
+    data_hash: str | None = None  # the content hash of the exact data it was trained on
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -42,7 +43,13 @@ class ModelCard:
 
 
 def card_for(
-    trained: TrainedModel, *, name: str, version: str, run_id: str, dataset_version: str | None
+    trained: TrainedModel,
+    *,
+    name: str,
+    version: str,
+    run_id: str,
+    dataset_version: str | None,
+    data_hash: str | None = None,
 ) -> ModelCard:
     """The card of a trained model registered as `name` version `version`."""
     return ModelCard(
@@ -64,4 +71,5 @@ def card_for(
         columns=list(MODEL_COLUMNS),
         targeting=[asdict(row) for row in trained.targeting],
         reference=trained.reference.to_dict(),
+        data_hash=data_hash,
     )

@@ -129,12 +129,14 @@ class Registry:
                 version=str(version),
                 run_id=run.info.run_id,
                 dataset_version=lineage.get("dataset_version"),
+                data_hash=lineage.get("data_hash"),
             )
             (folder / CARD_FILE).write_text(card.to_json())
             mlflow.log_artifact(str(folder / CARD_FILE))
         for key, value in {
             "threshold": card.threshold,
             "dataset_version": card.dataset_version,
+            "data_hash": card.data_hash,
             "run_id": card.run_id,
             **{f"metric.{m}": card.metrics[m] for m in SUMMARY_METRICS},
         }.items():

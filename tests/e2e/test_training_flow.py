@@ -9,6 +9,7 @@ import yaml
 from factories import export, write_params
 
 from juice.data.ingest import SimulatorSource, ingest
+from juice.data.snapshots import find_snapshot
 from juice.registry.store import Registry
 
 pytestmark = pytest.mark.e2e
@@ -35,6 +36,8 @@ def test_first_model_is_promoted_and_a_challenger_that_fails_the_gate_is_not(bui
     assert first.champion == "1"
     assert "purchase-rate prior" in first.reason
     assert json.loads(built.workspace.train_outcome.read_text())["model_version"] == "1"
+    card = Registry(built).card("1")  # the card names the exact data, which is kept
+    assert find_snapshot(built, card.data_hash or "").sources[0].startswith("e-")
 
     # A crude challenger against a strict gate (no margin): it must prove itself and cannot.
     write_params(built, watch=["seconds"], scale=["none"], C=[1e-6])
