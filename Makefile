@@ -27,11 +27,11 @@ $(UV):
 
 install: .venv/.synced  ## install Python 3.11 packages from uv.lock
 
-run: install  ## get data, build + validate + version the dataset, train a champion, serve it (Ctrl+C stops)
+run: install  ## get data, build + validate + version the dataset, train, then serve the API and the app (Ctrl+C stops)
 	$(RUN) juice ingest
 	$(RUN) juice build-dataset
 	$(RUN) juice train
-	$(RUN) juice serve
+	$(RUN) honcho start -f Procfile
 
 bento: install  ## build a bento carrying the current champion (then `bentoml containerize`)
 	$(RUN) juice bento

@@ -286,6 +286,32 @@ def serve(
 
 
 @app.command()
+def ui(
+    host: Annotated[str | None, typer.Option(help="Interface (default JUICE_UI_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default JUICE_UI_PORT).")] = None,
+) -> None:
+    """Start the marketers' web app (Gradio) over the service at JUICE_API_URL (foreground).
+
+    Beyond loopback it asks for a login: JUICE_UI_USERS="user:password,...".
+    """
+    settings = _settings()
+    from ui.access import check_binding, parse_users
+
+    host, port = host or settings.ui_host, port or settings.ui_port
+    try:
+        users = parse_users(settings.ui_logins())
+        check_binding(host, users)
+    except ValueError as error:
+        raise JuiceError(str(error)) from error
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    print(f"marketers' app on http://{host}:{port} over the service at {settings.service_url}")
+    print("(Ctrl+C stops)", flush=True)
+    from ui.app import serve_ui
+
+    serve_ui(settings.service_url, token, host, port, users)
+
+
+@app.command()
 def bento(as_json: JsonOption = False) -> None:
     """Build a bento that carries the current champion (then `bentoml containerize`)."""
     from juice.adapters.bento import build_bento

@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     mlflow_port: int = Field(5000, ge=1, le=65535)
     prometheus_port: int = Field(9090, ge=1, le=65535)
     pushgateway_port: int = Field(9091, ge=1, le=65535)
-    api_url: str | None = None
+    api_url: str | None = None  # where the app and the drift loop find the service
+    ui_host: str = "127.0.0.1"  # beyond loopback the app asks for a login
+    ui_users: SecretStr | None = None  # the app's logins: "user:password,user2:password2"
     api_workers: int = Field(2, ge=1)
     reload_seconds: float = Field(2.0, gt=0)  # how often the service checks for a new champion
     api_token: SecretStr | None = None
@@ -62,6 +64,16 @@ class Settings(BaseSettings):
     @cached_property
     def workspace(self) -> Workspace:
         return Workspace(self.home)
+
+    @cached_property
+    def service_url(self) -> str:
+        """The BentoML service's base URL: JUICE_API_URL, or this machine's API port."""
+        return (self.api_url or f"http://127.0.0.1:{self.api_port}").rstrip("/")
+
+    def ui_logins(self) -> list[str]:
+        """The app's `user:password` entries (none by default)."""
+        users = self.ui_users.get_secret_value() if self.ui_users else ""
+        return [entry.strip() for entry in users.split(",") if entry.strip()]
 
     @cached_property
     def dvc_remote_url(self) -> str:
