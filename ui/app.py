@@ -255,7 +255,7 @@ def _targeting_tab(client: ServiceClient) -> TargetingTab:
         visitors = gr.Number(value=DEFAULT_VISITORS, label="Visitors in the campaign", precision=0,
                              elem_id="campaign-visitors")  # fmt: skip
     summary = gr.Markdown(elem_id="targeting-summary")
-    chart = gr.Plot(show_label=False, format="png", elem_id="targeting-chart")
+    chart = gr.Plot(show_label=False, format="png", visible=False, elem_id="targeting-chart")
     outputs = [card, plan, message, summary, chart]
     moves = partial(_plan, client)
     threshold.input(partial(moves, "threshold"), [card, threshold, visitors], [*outputs, reach],
@@ -280,7 +280,7 @@ def _plan(
             return None, gr.skip(), _problem(error), gr.skip(), gr.skip(), gr.skip()
     rows = targeting_rows(card)
     if rows is None:
-        return card, None, _message(RETRAIN), "", None, gr.skip()
+        return card, None, _message(RETRAIN), "", gr.Plot(visible=False), gr.skip()
     if visitors is None or visitors < 1 or visitors != int(visitors):
         text = "Visitors in the campaign must be a whole number of at least 1."
         return card, gr.skip(), _message(text), gr.skip(), gr.skip(), gr.skip()
@@ -304,7 +304,7 @@ def _targeting_view(
     served = nearest_threshold(rows, card["threshold"])
     return (
         campaign_markdown(chosen, served, visitors, card["threshold"]),
-        charts.targeting_figure(rows, card["threshold"], chosen.threshold),
+        gr.Plot(charts.targeting_figure(rows, card["threshold"], chosen.threshold), visible=True),
     )
 
 
@@ -329,7 +329,9 @@ def _model_tab() -> ModelTab:
         with gr.Column(scale=2):
             card = gr.Markdown(elem_id="model-card")
             effects = gr.Markdown(elem_id="model-effects")
-        chart = gr.Plot(show_label=False, format="png", elem_id="effects-chart", scale=3)
+        chart = gr.Plot(
+            show_label=False, format="png", visible=False, elem_id="effects-chart", scale=3
+        )
     return ModelTab(message, card, effects, chart)
 
 
@@ -365,7 +367,9 @@ def _model_view(model: ModelTab, card: dict[str, Any]) -> dict[Any, Any]:
         model.message: _message(),
         model.card: model_markdown(card),
         model.effects: effects_markdown(effects),
-        model.chart: charts.effects_figure(effects) if effects else None,
+        model.chart: gr.Plot(
+            charts.effects_figure(effects) if effects else None, visible=bool(effects)
+        ),
     }
 
 
@@ -374,7 +378,11 @@ def _targeting_refresh(
 ) -> dict[Any, Any]:
     rows = targeting_rows(card)
     if rows is None:
-        return {targeting.message: _message(RETRAIN), targeting.summary: "", targeting.chart: None}
+        return {
+            targeting.message: _message(RETRAIN),
+            targeting.summary: "",
+            targeting.chart: gr.Plot(visible=False),
+        }
     threshold, visitors = plan or (card["threshold"], DEFAULT_VISITORS)
     chosen = nearest_threshold(rows, threshold)
     summary, chart = _targeting_view(rows, card, chosen, int(visitors))
@@ -438,7 +446,7 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - `juice ui
     from juice.settings import Settings
 
     settings = Settings()
-    parser = argparse.ArgumentParser(description=TITLE)
+    parser = argparse.ArgumentParser(prog="python -m ui.app", description=TITLE)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=settings.ui_port)
     parser.add_argument("--api-url", default=settings.api_url or DEFAULT_API_URL)
@@ -449,7 +457,7 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - `juice ui
     try:
         serve_ui(args.api_url, token, args.host, args.port, parse_users(args.user))
     except ValueError as error:
-        parser.exit(2, f"juice ui: {error}\n")
+        parser.exit(2, f"{parser.prog}: {error}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover
