@@ -39,7 +39,7 @@ bento: install  ## build a bento carrying the current champion (then `bentoml co
 test: install lint  ## lint, then run the whole test suite
 	$(RUN) pytest
 
-lint: install  ## ruff (rules and formatting), mypy on juice/, the import layers
+lint: install  ## ruff (rules and formatting), mypy on juice/ and ui/, the import layers
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy

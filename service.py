@@ -20,8 +20,9 @@ from starlette.responses import Response
 from juice.adapters.asgi_guard import JSON, MULTIPART, Guard, client_error
 from juice.adapters.bento import PREDICT_API, packed_champion
 from juice.data.parsing import ParseError
-from juice.model.scoring import PROBABILITY, WILL_BUY, score_upload, write_scored
+from juice.model.scoring import score_upload, write_scored
 from juice.registry.store import Registry
+from juice.schema import PROBABILITY, WILL_BUY
 from juice.serving.api import (
     Explanation,
     Prediction,

@@ -33,6 +33,9 @@ FLAVOURS: tuple[str, ...] = (
 SEX = "sex"
 AGE = "age"
 LABEL = "purchased"
+# Appended by scoring (`juice predict`, `/predict_csv`): the contract names them.
+PROBABILITY = "probability"
+WILL_BUY = "will_buy"
 LINE = "line"  # 1-based line number in the source export, kept for lineage
 SOURCE = "source"
 

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(30.0, gt=0)
     http_attempts: int = Field(4, ge=1)
 
+    @field_validator("api_token", "ui_users")
+    @classmethod
+    def _not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("is set but empty: unset it, or give a value")
+        return value
+
     @field_validator("home")
     @classmethod
     def _absolute(cls, home: Path) -> Path:

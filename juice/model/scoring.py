@@ -13,10 +13,8 @@ import polars as pl
 
 from juice.data.parsing import REASON, ParseResult, parse_export
 from juice.model.features import to_matrix
-from juice.schema import FEATURES, LABEL, LINE, SEX
+from juice.schema import FEATURES, LABEL, LINE, PROBABILITY, SEX, WILL_BUY
 
-PROBABILITY = "probability"
-WILL_BUY = "will_buy"
 Scorer = Callable[[np.ndarray], np.ndarray]  # model matrix -> purchase probability
 
 

@@ -64,6 +64,18 @@ def test_a_bad_setting_fails_at_start_up(workspace, variable, value, words):
     assert_one_line_error(juice("ingest", env={variable: value}), *words)
 
 
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"JUICE_UI_HOST": "0.0.0.0"}, ["0.0.0.0", "without a login"]),
+        ({"JUICE_UI_HOST": "0.0.0.0", "JUICE_UI_USERS": "ana"}, ["user:password"]),
+        ({"JUICE_API_TOKEN": ""}, ["api_token", "empty"]),
+    ],
+)
+def test_the_app_refuses_an_unsafe_start_in_one_line(workspace, env, words):
+    assert_one_line_error(juice("ui", "--port", "1", env=env), *words)
+
+
 def test_ingest_reports_landed_then_skipped(workspace, tmp_path):
     source = export(tmp_path / "e.csv", rows=20)
     first = json.loads(juice("ingest", str(source), "--json").stdout)

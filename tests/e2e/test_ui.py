@@ -1,0 +1,365 @@
+"""The marketers' web app in a real browser, against a real service on loopback.
+
+One service (a champion trained here, served by `bentoml serve`), one app (served from a
+thread of this process) and one headless Chromium for the module.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import httpx
+import pytest
+from factories import small_train_params
+from mirakuru import HTTPExecutor
+from playwright.sync_api import Browser, Page, expect
+
+from juice.adapters.processes import bento_server, free_port
+from juice.data.simulator import simulate, write_export
+from juice.registry.seed import seed_champion
+from juice.schema import FLAVOURS
+from juice.settings import Settings
+from juice.workspace import PROJECT_ROOT
+from ui.app import RETRAIN, build_app, launch, serve_ui
+from ui.client import ServiceClient
+from ui.form import ad_groups
+
+pytestmark = pytest.mark.e2e
+
+SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A `bentoml serve` of the champion; stop() and start() keep its address."""
+
+    server: HTTPExecutor
+    url: str
+
+
+@pytest.fixture(scope="module")
+def champion_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A workspace whose registry has a champion (v1), trained on simulated data."""
+    home = tmp_path_factory.mktemp("ui")
+    old = os.environ.get("JUICE_HOME")
+    os.environ["JUICE_HOME"] = str(home)
+    try:
+        seed_champion(simulate(3000, seed=21), small_train_params(), Settings(), "test")
+        yield home
+    finally:
+        if old is None:
+            os.environ.pop("JUICE_HOME", None)
+        else:
+            os.environ["JUICE_HOME"] = old
+
+
+@pytest.fixture(scope="module")
+def service(champion_home: Path) -> Iterator[Service]:
+    server, url = bento_server("service:PolJuice", champion_home, JUICE_RELOAD_SECONDS="0.5")
+    server.start()
+    try:
+        yield Service(server, url)
+    finally:
+        server.stop()
+
+
+def launched(
+    client: ServiceClient, users: list[tuple[str, str]] | None = None
+) -> tuple[gr.Blocks, str]:
+    """The web app on a free loopback port, served from a thread of this process."""
+    app = build_app(client)
+    port = free_port()
+    launch(app, "127.0.0.1", port, users or [], block=False)
+    return app, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def app_url(service: Service) -> Iterator[str]:
+    app, url = launched(ServiceClient(service.url))
+    try:
+        yield url
+    finally:
+        app.close()
+
+
+def open_app(browser: Browser, url: str) -> Page:
+    """A fresh page (own cookies and downloads) on the app, once its tabs are drawn."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(url)
+    expect(page.get_by_role("tab", name="One visitor")).to_be_visible()
+    return page
+
+
+@pytest.fixture
+def page(browser: Browser, app_url: str) -> Iterator[Page]:
+    page = open_app(browser, app_url)
+    yield page
+    page.context.close()
+
+
+def screenshot(page: Page, tab: str) -> None:
+    """artifacts/screenshots/<tab>.png, the whole page, for people to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(400)  # outputs fade in after an update (Gradio never goes network-idle)
+    page.screenshot(path=SCREENSHOTS / f"{tab.lower().replace(' ', '-')}.png", full_page=True)
+
+
+VISIT = {"sex": "F", "age": 52, "mango": 120, "lychee": 60}
+TAB_ONE, TAB_FILE, TAB_TARGETING, TAB_MODEL = "One visitor", "Score a file", "Targeting", "Model"
+
+
+def fill_visitor(page: Page, visit: dict) -> None:
+    page.get_by_label(visit["sex"], exact=True).check()
+    watched = [flavour for flavour in FLAVOURS if visit.get(flavour)]
+    # Every accordion first: one opening just after a field was typed in can reset it.
+    for title, flavours in ad_groups():
+        if set(flavours) & set(watched):
+            page.get_by_role("button", name=title).click()
+    for label, value in [("Age", visit["age"])] + [(f.capitalize(), visit[f]) for f in watched]:
+        field = page.get_by_label(label, exact=True)
+        field.fill(str(value))
+        field.press("Tab")  # a number commits its value when the field is left
+    for label, value in [("Age", visit["age"])] + [(f.capitalize(), visit[f]) for f in watched]:
+        expect(page.get_by_label(label, exact=True)).to_have_value(str(value))
+
+
+def predict_in_page(page: Page, visit: dict) -> None:
+    fill_visitor(page, visit)
+    page.get_by_role("button", name="Predict").click()
+
+
+def api(service, route: str, **request) -> httpx.Response:
+    method = "POST" if request else "GET"
+    response = httpx.request(method, f"{service.url}{route}", timeout=30, **request)
+    assert response.status_code == 200, f"{route}: {response.status_code} {response.text[:200]}"
+    return response
+
+
+# One visitor.
+
+
+def test_one_visitor_shows_the_probability_the_service_gives(page, service):
+    [expected] = api(service, "/predict", json={"visits": [VISIT]}).json()
+    predict_in_page(page, VISIT)
+    result = page.locator("#visitor-result")
+    expect(result).to_contain_text(f"{expected['probability'] * 100:.1f}% chance of buying")
+    decision = "Likely to buy:" if expected["will_buy"] else "Unlikely to buy:"
+    expect(result).to_contain_text(f"{decision} ")
+    assert result.inner_text().count("ikely to buy") == 1  # not both decisions
+    screenshot(page, TAB_ONE)
+
+
+def test_one_visitor_explains_the_probability_with_a_chart(page, service):
+    [explained] = api(service, "/explain", json={"visits": [VISIT]}).json()
+    reference = api(service, "/model").json()["reference"]
+    contributions = explained["contributions"]
+    top = max(contributions, key=lambda field: abs(contributions[field]))
+    predict_in_page(page, VISIT)
+    expect(page.locator("#contributions img")).to_be_visible()
+    why = page.locator("#explanation")
+    words = {"M": "man", "F": "woman"}[reference["sex"]]
+    expect(why).to_contain_text(
+        f"Compared with a {words} aged {reference['age']} who watched no ad"
+    )
+    factor = math.exp(contributions[top])
+    if top in VISIT and top not in ("sex", "age"):
+        expect(why).to_contain_text(f"Watching {top.capitalize()} for {VISIT[top]} s")
+    if 1.005 < factor < 2:
+        expect(why).to_contain_text(f"raised the odds of buying by {round((factor - 1) * 100)}%")
+    expect(page.locator("#visitor-message")).to_be_hidden()
+    screenshot(page, TAB_ONE)
+
+
+def test_a_visitor_the_service_would_refuse_gets_a_sentence(page):
+    predict_in_page(page, VISIT | {"age": 17})
+    expect(page.locator("#visitor-message")).to_have_text(
+        "Age must be a whole number between 18 and 100; it is 17."
+    )
+    expect(page.locator("#visitor-result")).not_to_contain_text("%")
+
+
+# Score a file.
+
+BROKEN = {5: "M,thirty" + ",0" * 23 + ",N", 17: "M,30,0,0", 100: "F,41" + ",0" * 22 + ",-5,Y"}
+
+
+@pytest.fixture(scope="module")
+def export_with_broken_lines(tmp_path_factory) -> tuple[Path, Path]:
+    """An export (header, labels) with broken lines at BROKEN's line numbers, and the same
+    export without them."""
+    folder = tmp_path_factory.mktemp("exports")
+    good = write_export(simulate(300, seed=5), folder / "good.csv", header=True)
+    lines = good.read_text().splitlines()
+    for number, line in sorted(BROKEN.items()):
+        lines.insert(number - 1, line)
+    broken = folder / "visits.csv"
+    broken.write_text("\n".join(lines) + "\n")
+    return broken, good
+
+
+def upload(page: Page, path: Path) -> None:
+    page.get_by_role("tab", name=TAB_FILE).click()
+    page.locator("#export-upload input[type=file]").set_input_files(path)
+
+
+def test_a_file_is_scored_except_its_broken_lines_which_are_listed(
+    page, service, export_with_broken_lines
+):
+    broken, good = export_with_broken_lines
+    upload(page, broken)
+    summary = page.locator("#file-summary")
+    expect(summary).to_contain_text("300 rows scored · 3 rejected")
+    expect(summary).to_contain_text("On this file's labels")
+    rows = page.locator("#rejected-lines").get_by_role("row")
+    expect(rows).to_have_count(len(BROKEN) + 1)  # and the header
+    listed = [rows.nth(i).get_by_role("gridcell").first.inner_text() for i in range(1, 4)]
+    assert listed == [str(number) for number in sorted(BROKEN)]
+    expect(page.locator("#file-histogram img")).to_be_visible()
+    screenshot(page, TAB_FILE)
+    with page.expect_download() as download:
+        page.locator("#download-scored").click()
+    assert download.value.suggested_filename == "visits-scored.csv"
+    scored_good_rows = api(service, "/predict_csv", files={"file": good.open("rb")}).content
+    assert Path(download.value.path()).read_bytes() == scored_good_rows
+
+
+def test_an_unreadable_file_is_refused_with_the_services_reason(page, service, tmp_path):
+    binary = tmp_path / "export.csv"
+    binary.write_bytes(random.Random(1).randbytes(4000))
+    answer = httpx.post(
+        f"{service.url}/predict_csv",
+        files={"file": binary.open("rb")},
+        data={"broken_lines": "skip"},
+    )
+    assert answer.status_code == 400
+    reason = answer.json()["error"].removeprefix("file: ").rstrip(".")  # shown as written
+    upload(page, binary)
+    expect(page.locator("#file-message")).to_have_text(f"The service refused the file: {reason}.")
+    expect(page.locator("#download-scored")).to_be_hidden()
+    expect(page.locator("#file-summary")).to_be_empty()
+
+
+# Targeting.
+
+
+def test_the_targeting_sliders_follow_the_cards_table(page, service):
+    card = api(service, "/model").json()
+    assert card.get("targeting"), "the service's card has no targeting table"
+    rows = card["targeting"]
+    page.get_by_role("tab", name=TAB_TARGETING).click()
+    choice = page.locator("#targeting-summary tr").filter(has_text="Your choice")
+    served = min(rows, key=lambda row: abs(row["threshold"] - card["threshold"]))
+    expect(choice).to_contain_text(f"{served['threshold'] * 100:.1f}%")  # starts there
+
+    page.locator("#threshold-slider input[type=number]").fill("40")
+    page.locator("#threshold-slider input[type=number]").press("Enter")
+    row = min(rows, key=lambda row: abs(row["threshold"] - 0.40))
+    expect(choice).to_contain_text(f"{row['threshold'] * 100:.1f}%")
+    expect(choice).to_contain_text(f"{row['precision'] * 100:.1f}%")
+    expect(choice).to_contain_text(f"{round(row['reach'] * 10_000):,} ({row['reach'] * 100:.1f}%)")
+    expect(page.locator("#reach-slider input[type=number]")).to_have_value(
+        f"{round(row['reach'] * 100, 1):g}"
+    )
+
+    page.locator("#reach-slider input[type=range]").fill("30")
+    row = min(reversed(rows), key=lambda row: abs(row["reach"] - 0.30))
+    expect(choice).to_contain_text(f"{row['recall'] * 100:.1f}%")
+    expect(page.locator("#threshold-slider input[type=number]")).to_have_value(
+        f"{round(row['threshold'] * 100, 1):g}"
+    )
+    expect(page.locator("#targeting-chart img")).to_be_visible()
+    screenshot(page, TAB_TARGETING)
+
+
+def test_a_card_without_targeting_asks_for_retraining(browser):
+    old_card = {"version": "1", "threshold": 0.5, "metrics": {}, "effects": []}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=old_card))
+    app, url = launched(ServiceClient("http://old.test", transport=transport))
+    try:
+        page = open_app(browser, url)
+        page.get_by_role("tab", name=TAB_TARGETING).click()
+        expect(page.locator("#targeting-message")).to_have_text(RETRAIN.replace("`", ""))
+        page.context.close()
+    finally:
+        app.close()
+
+
+# Model.
+
+
+def test_the_model_tab_shows_the_card(page, service):
+    card = api(service, "/model").json()
+    page.get_by_role("tab", name=TAB_MODEL).click()
+    text = page.locator("#model-card")
+    expect(text).to_contain_text(f"Model v{card['version']}")
+    expect(text).to_contain_text(f"data version {card['dataset_version']}")
+    expect(text).to_contain_text(card["trained_at"][:10])
+    expect(text).to_contain_text(f"{card['metrics']['precision'] * 100:.1f}%")
+    expect(text).to_contain_text(f"{card['metrics']['roc_auc']:.3f}")
+    best = max(card["effects"], key=lambda effect: effect["uplift"])
+    expect(page.locator("#model-effects")).to_contain_text(best["flavour"].capitalize())
+    expect(page.locator("#effects-chart img")).to_be_visible()
+    screenshot(page, TAB_MODEL)
+
+
+# Who may open the app.
+
+
+def test_users_given_means_a_login_is_required():
+    app, url = launched(ServiceClient("http://unused.test"), users=[("ann", "s3cret")])
+    try:
+        with httpx.Client(base_url=url) as client:
+            assert client.get("/gradio_api/login_check").status_code == 401
+            refused = client.post("/login", data={"username": "ann", "password": "wrong"})
+            assert refused.status_code >= 400
+            assert client.post("/login", data={"username": "ann", "password": "s3cret"}).is_success
+            assert client.get("/gradio_api/login_check").status_code == 200
+    finally:
+        app.close()
+
+
+def test_the_app_refuses_to_listen_beyond_loopback_without_users():
+    port = free_port()
+    with pytest.raises(ValueError, match="without a login"):
+        serve_ui("http://127.0.0.1:3000", None, "0.0.0.0", port, [])
+    with pytest.raises(ValueError, match="token is empty"):
+        serve_ui("http://127.0.0.1:3000", "", "127.0.0.1", port, [])
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/")
+
+
+# The service down, then back. Last: it restarts the module's service.
+
+
+def test_the_app_starts_and_says_so_while_the_service_is_down_then_recovers(page, browser, service):
+    service.server.stop()
+    try:
+        down = f"The prediction service at {service.url} cannot be reached"
+        predict_in_page(page, VISIT)
+        expect(page.locator("#visitor-message")).to_contain_text(down)
+        app, url = launched(ServiceClient(service.url))  # starting while the service is down
+        try:
+            fresh = open_app(browser, url)
+            fresh.get_by_role("tab", name=TAB_MODEL).click()
+            expect(fresh.locator("#model-message")).to_contain_text(down)
+            fresh.context.close()
+        finally:
+            app.close()
+    finally:
+        service.server.start()
+    [expected] = api(service, "/predict", json={"visits": [VISIT]}).json()
+    page.get_by_role("button", name="Predict").click()
+    expect(page.locator("#visitor-result")).to_contain_text(
+        f"{expected['probability'] * 100:.1f}% chance of buying"
+    )
+    expect(page.locator("#visitor-message")).to_be_hidden()  # the message is gone
+    page.get_by_role("tab", name=TAB_MODEL).click()
+    expect(page.locator("#model-card")).to_contain_text("Model v")

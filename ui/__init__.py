@@ -1,0 +1,1 @@
+"""The marketers' web app: a Gradio front end that only calls the prediction service."""

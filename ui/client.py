@@ -1,0 +1,194 @@
+"""The prediction service's HTTP API for the web app: every failure one sentence to act on."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+DEFAULT_API_URL = "http://127.0.0.1:3000"
+MAX_REJECTED_SHOWN = 50  # the service lists at most this many rejected lines
+
+
+class ServiceError(Exception):
+    """A call to the prediction service failed; the message is one sentence for people."""
+
+
+@dataclass(frozen=True)
+class ScoredFile:
+    """An export scored by the service: the good rows scored, the broken ones listed."""
+
+    csv: bytes  # exactly as the service answered
+    rows_scored: int
+    rows_rejected: int
+    rejected_lines: list[tuple[int, str]]  # (line, reason), the first ones only
+    model_version: str | None
+
+
+class ServiceClient:
+    """Calls the BentoML service at `base_url`, with `Authorization: Bearer <token>` when a
+    token is given. Holds no connection: each call opens its own, so a service that
+    restarts is simply reached again on the next call.
+
+    Args:
+        base_url: where the service listens, e.g. http://127.0.0.1:3000.
+        token: the service's API token (JUICE_API_TOKEN), or None.
+        timeout: seconds to wait for a JSON answer.
+        upload_timeout: seconds to wait for a scored file (large exports take a while).
+        transport: an httpx transport to use instead of the network (tests).
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_API_URL,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        upload_timeout: float = 300.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.upload_timeout = upload_timeout
+        self.transport = transport
+
+    def predict(self, visit: dict[str, Any]) -> dict[str, Any]:
+        """`/predict` for one visit: probability, will_buy, threshold, model_version."""
+        return self._one(self._json("POST", "/predict", "visit", json={"visits": [visit]}))
+
+    def explain(self, visit: dict[str, Any]) -> dict[str, Any]:
+        """`/explain` for one visit: the /predict fields plus baseline and contributions."""
+        return self._one(self._json("POST", "/explain", "visit", json={"visits": [visit]}))
+
+    def model_card(self) -> dict[str, Any]:
+        """`/model`: the serving model's card."""
+        card = self._json("GET", "/model", "request")
+        if not isinstance(card, dict):
+            raise ServiceError(f"{self._service} answered /model with something not a card.")
+        return card
+
+    def score_file(self, path: Path) -> ScoredFile:
+        """`/predict_csv` with `broken_lines=skip`: the good rows scored, the broken listed."""
+        with path.open("rb") as stream:
+            response = self._send(
+                "POST",
+                "/predict_csv",
+                "file",
+                files={"file": (path.name, stream, "text/csv")},
+                data={"broken_lines": "skip"},
+                timeout=self.upload_timeout,
+            )
+        rejected = _rejected_lines(response.headers.get("x-rejected-lines"))
+        return ScoredFile(
+            csv=response.content,
+            rows_scored=_count(response.headers.get("x-rows-scored"), _data_lines(response)),
+            rows_rejected=_count(response.headers.get("x-rows-rejected"), len(rejected)),
+            rejected_lines=rejected,
+            model_version=response.headers.get("x-model-version"),
+        )
+
+    @property
+    def _service(self) -> str:
+        return f"The prediction service at {self.base_url}"
+
+    def _json(self, method: str, route: str, what: str, **request: Any) -> Any:
+        response = self._send(method, route, what, **request)
+        try:
+            return response.json()
+        except ValueError:
+            raise ServiceError(
+                f"{self._service} answered {route} with something not JSON."
+            ) from None
+
+    def _one(self, answers: Any) -> dict[str, Any]:
+        if not isinstance(answers, list) or len(answers) != 1 or not isinstance(answers[0], dict):
+            raise ServiceError(f"{self._service} did not answer with one result for one visit.")
+        return answers[0]
+
+    def _send(self, method: str, route: str, what: str, **request: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        timeout = request.pop("timeout", self.timeout)
+        try:
+            with httpx.Client(transport=self.transport, timeout=timeout) as http:
+                response = http.request(method, self.base_url + route, headers=headers, **request)
+        except httpx.TimeoutException:
+            raise ServiceError(
+                f"{self._service} did not answer within {timeout:g} seconds; try again in a moment."
+            ) from None
+        except (httpx.TransportError, httpx.InvalidURL, httpx.UnsupportedProtocol):
+            raise ServiceError(
+                f"{self._service} cannot be reached; it may be stopped or restarting: "
+                "try again in a moment, or ask the data team to start it."
+            ) from None
+        if response.is_success:
+            return response
+        raise ServiceError(self._refusal(response, route, what))
+
+    def _refusal(self, response: httpx.Response, route: str, what: str) -> str:
+        """The sentence for a non-2xx answer."""
+        status = response.status_code
+        if status == 401:
+            if self.token:
+                return (
+                    f"{self._service} refused the access token; "
+                    "ask the data team for the current one."
+                )
+            return (
+                f"{self._service} requires an access token; set JUICE_API_TOKEN where the app runs."
+            )
+        if status == 404:
+            return (
+                f"{self._service} does not offer {route}; it may need an update "
+                "(ask the data team)."
+            )
+        if status == 503:
+            return f"{self._service} is busy or starting; try again in a few seconds."
+        if status >= 500:
+            return (
+                f"{self._service} failed on this request (HTTP {status}); try again, "
+                "and tell the data team if it keeps happening."
+            )
+        return f"The service refused the {what}: {_reason(response, what)}."
+
+
+def _reason(response: httpx.Response, field: str) -> str:
+    """The service's own words for a 4xx, without the `field: ` its errors start with."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    reason = ""
+    if isinstance(body, dict):
+        reason = str(body.get("error") or "")
+        detail = body.get("detail")
+        if not reason and isinstance(detail, list) and detail and isinstance(detail[0], dict):
+            reason = str(detail[0].get("msg", ""))
+    reason = reason or response.reason_phrase or f"HTTP {response.status_code}"
+    reason = re.sub(rf"^{re.escape(field)}: ", "", reason.strip())
+    return reason.rstrip(".")
+
+
+def _rejected_lines(header: str | None) -> list[tuple[int, str]]:
+    """`X-Rejected-Lines`: a JSON list of [line, reason] pairs."""
+    if not header:
+        return []
+    try:
+        pairs = json.loads(header)
+        return [(int(line), str(reason)) for line, reason in pairs]
+    except (ValueError, TypeError):
+        return []
+
+
+def _count(header: str | None, fallback: int) -> int:
+    return int(header) if header and header.isdigit() else fallback
+
+
+def _data_lines(response: httpx.Response) -> int:
+    """Rows in a scored CSV (its header line aside), for a service that sends no count."""
+    lines = response.content.count(b"\n") + (not response.content.endswith(b"\n"))
+    return max(lines - 1, 0) if response.content else 0
