@@ -13,7 +13,11 @@ export BENTOML_DO_NOT_TRACK := true
 export GRADIO_ANALYTICS_ENABLED := False
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: help install run bento test lint format bench clean
+# Debian packages: the browser the app's tests drive.
+SYSTEM_PACKAGES := chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help install system run bento test lint format bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -27,6 +31,14 @@ $(UV):
 
 install: .venv/.synced  ## install Python 3.11 packages from uv.lock
 
+system:  ## install the Debian packages the product and its tests need (once)
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
 run: install  ## get data, build + validate + version the dataset, train, then serve the API and the app (Ctrl+C stops)
 	$(RUN) juice ingest
 	$(RUN) juice build-dataset
@@ -36,7 +48,7 @@ run: install  ## get data, build + validate + version the dataset, train, then s
 bento: install  ## build a bento carrying the current champion (then `bentoml containerize`)
 	$(RUN) juice bento
 
-test: install lint  ## lint, then run the whole test suite
+test: install system lint  ## lint, then run the whole test suite
 	$(RUN) pytest
 
 lint: install  ## ruff (rules and formatting), mypy on juice/ and ui/, the import layers
