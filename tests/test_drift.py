@@ -272,6 +272,13 @@ def test_an_empty_reference_is_refused(reference):
         detect_drift(reference.head(0), visits(1000, seed=31), PARAMS)
 
 
+def test_the_concept_check_refuses_unknown_or_one_sided_labels():
+    with pytest.raises(ValueError, match="known outcome"):
+        check_concept(np.array([1.0, np.nan, 0.0]), np.full(3, 0.3), PARAMS)
+    with pytest.raises(ValueError, match="both outcomes"):
+        check_concept(np.ones(50, dtype=bool), np.full(50, 0.3), PARAMS)
+
+
 @pytest.mark.parametrize("probability", [np.full(999, 0.3), np.r_[np.full(999, 0.3), np.nan]])
 def test_probabilities_must_match_the_window(reference, probability):
     with pytest.raises(ValueError, match="probabilit"):

@@ -287,7 +287,10 @@ def check_concept(
         params: bootstrap, tolerances and the streaming detector's settings.
         test_average_precision: the champion's test figure; None leaves that view out.
     """
-    y = np.asarray(labels, dtype=bool)
+    given = np.asarray(labels)
+    if given.ndim != 1 or (given.dtype.kind == "f" and np.isnan(given).any()):
+        raise ValueError("labels must be one known outcome per row")
+    y = given.astype(bool)
     p = _checked_probability(probability, len(y))
     if y.all() or not y.any():
         raise ValueError("the concept check needs both outcomes among the labels")
