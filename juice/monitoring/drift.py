@@ -480,7 +480,7 @@ def _bootstrap(
         count = min(block, resamples - start)
         drawn = rank[rng.integers(0, n, size=(count, n))] + np.arange(count)[:, None] * n
         weights = np.bincount(drawn.ravel(), minlength=count * n).reshape(count, n)
-        excesses.append(weights @ sorted_excess / n)
+        excesses.append((weights * sorted_excess).sum(axis=1) / n)  # no BLAS threads
         true_pos = np.cumsum(weights * positive, axis=1)[:, ends]
         all_pos = np.cumsum(weights, axis=1)[:, ends]
         keep = true_pos[:, -1] > 0  # a resample without a purchase has no average precision
