@@ -13,8 +13,8 @@ export BENTOML_DO_NOT_TRACK := true
 export GRADIO_ANALYTICS_ENABLED := False
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-# Debian packages: the browser the app's tests drive.
-SYSTEM_PACKAGES := chromium
+# Debian packages: the browser the app's tests drive; the Pushgateway drift checks push to.
+SYSTEM_PACKAGES := chromium prometheus-pushgateway
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help install system run bento test lint format bench clean

@@ -268,6 +268,42 @@ def predict(
     _emit(as_json, asdict(result), lines)
 
 
+@app.command("drift-check")
+def drift_check(
+    current: Annotated[
+        Path | None, typer.Option(help="Judge this export instead of the newly landed ones.")
+    ] = None,
+    retrain: Annotated[
+        bool, typer.Option(help="On drift, rebuild the dataset and train a challenger.")
+    ] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Flow: the newest visits against the champion's training data; drift is a result
+    (exit 0), reported as JSON, MLflow run, Prefect artifact and Pushgateway metrics."""
+    if current is not None and not current.is_file():
+        raise JuiceError(f"{current}: no such file")
+    _settings()
+    from flows.drift import drift_check as flow
+
+    outcome = flow(current=str(current) if current else None, retrain=retrain)
+    check, report = outcome.check, outcome.check.report
+    flagged = ", ".join(report.drifted_features) or "none"
+    reference = f"{report.reference_rows} visits) vs {report.window_rows} new visits"
+    concept = "yes" if report.concept_drift else "no"
+    _emit(
+        as_json,
+        outcome.to_dict(),
+        [
+            f"{report.verdict.upper()}: {report.reason}",
+            f"champion v{check.model_version} (data {check.reference_version[:12]}, {reference}",
+            f"drifted features: {flagged}; concept drift: {concept}",
+            f"{outcome.action}; champion now v{outcome.model_version}",
+            f"report: {check.report_file}",
+            *(f"warning: {warning}" for warning in check.warnings),
+        ],
+    )
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",

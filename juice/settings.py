@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     prometheus_port: int = Field(9090, ge=1, le=65535)
     pushgateway_port: int = Field(9091, ge=1, le=65535)
     api_url: str | None = None  # where the app and the drift loop find the service
+    pushgateway_url: str | None = None  # where drift checks push their verdicts (none: no push)
     ui_host: str = "127.0.0.1"  # beyond loopback the app asks for a login
     ui_users: SecretStr | None = None  # the app's logins: "user:password,user2:password2"
     api_workers: int = Field(2, ge=1)

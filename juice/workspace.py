@@ -44,6 +44,11 @@ class Workspace:
         return self.data / "snapshots"
 
     @property
+    def drift_reports(self) -> Path:
+        """One JSON report per drift check."""
+        return self.data / "drift"
+
+    @property
     def build_summary(self) -> Path:
         """The last build's counts (a DVC metric)."""
         return self.data / "build-dataset.json"

@@ -29,6 +29,7 @@ from juice.workspace import PROJECT_ROOT
 
 CHAMPION = "champion"
 EXPERIMENT = "poljuice-training"
+CHECKS_EXPERIMENT = "poljuice-checks"  # drift checks and other verdicts on the champion
 
 
 NO_CHAMPION = "no champion model yet: run `juice train` first"
@@ -81,7 +82,7 @@ class Registry:
         from juice.model.evaluation import write_plots
 
         mlflow.set_tracking_uri(self.settings.tracking_uri)
-        experiment = self._experiment_id()
+        experiment = self._experiment_id(EXPERIMENT)
         self._ensure_model()
         example = pl.DataFrame(trained.split.x_test[:5], schema=list(MODEL_COLUMNS)).to_pandas()
         with (
@@ -144,12 +145,27 @@ class Registry:
                 self.client.set_model_version_tag(self.name, card.version, key, str(value))
         return card
 
-    def _experiment_id(self) -> str:
-        experiment = self.client.get_experiment_by_name(EXPERIMENT)
+    def log_check(
+        self, name: str, tags: dict[str, str], metrics: dict[str, float], report: Path
+    ) -> str:
+        """Keeps one check of the champion (a drift check, say) as a run of its own:
+        tags, metrics and the report file; returns the run id."""
+        import mlflow
+
+        mlflow.set_tracking_uri(self.settings.tracking_uri)
+        experiment = self._experiment_id(CHECKS_EXPERIMENT)
+        with mlflow.start_run(experiment_id=experiment, run_name=name) as run:
+            mlflow.set_tags(tags)
+            mlflow.log_metrics(metrics)
+            mlflow.log_artifact(str(report))
+        return str(run.info.run_id)
+
+    def _experiment_id(self, name: str) -> str:
+        experiment = self.client.get_experiment_by_name(name)
         if experiment is not None:
             return experiment.experiment_id
         artifacts = self.settings.workspace.mlflow_artifacts.resolve().as_uri()
-        return self.client.create_experiment(EXPERIMENT, artifact_location=artifacts)
+        return self.client.create_experiment(name, artifact_location=artifacts)
 
     def _ensure_model(self) -> None:
         from mlflow.exceptions import MlflowException

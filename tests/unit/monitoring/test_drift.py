@@ -14,10 +14,10 @@ from juice.monitoring.drift import (
     SEX_TEST,
     WATCH_SHARE_TEST,
     WATCHED_SECONDS_TEST,
-    DriftParams,
     check_concept,
     detect_drift,
 )
+from juice.params import DriftParams
 from juice.schema import AGE, FLAVOURS, LABEL, SEX, SexDtype
 
 PARAMS = DriftParams(min_window_rows=500, min_labelled_rows=500)

@@ -1,0 +1,42 @@
+"""A drift check's verdict pushed to the Prometheus Pushgateway, for dashboards and alerts."""
+
+from __future__ import annotations
+
+import time
+
+from juice.monitoring.drift import DriftReport
+
+JOB = "juice_drift_check"
+
+
+def push_drift(url: str, report: DriftReport, model_version: str, timeout: float = 5.0) -> None:
+    """Pushes `juice_drift_detected`, `juice_drift_p_value{feature,test}`, the window's
+    size and `juice_drift_check_last_success_timestamp_seconds` as one group.
+
+    Raises:
+        OSError: the Pushgateway is unreachable or refused the push.
+    """
+    from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
+
+    registry = CollectorRegistry()
+
+    def gauge(name: str, documentation: str, labels: tuple[str, ...] = ()) -> Gauge:
+        return Gauge(name, documentation, labels, registry=registry)
+
+    gauge("juice_drift_detected", "1 if the last check found drift").set(report.drift)
+    gauge("juice_drift_concept_detected", "1 if the champion does worse").set(report.concept_drift)
+    gauge("juice_drift_window_rows", "Visits in the last check's window").set(report.window_rows)
+    gauge("juice_drift_features_drifted", "Features that drifted").set(len(report.drifted_features))
+    p_values = gauge("juice_drift_p_value", "Corrected p-value per test", ("feature", "test"))
+    for test in report.tests:
+        if test.p_value is not None:
+            p_values.labels(test.feature, test.test).set(test.p_value)
+    champion = gauge("juice_champion_version", "The champion the check judged", ("version",))
+    champion.labels(model_version).set(1)
+    gauge(
+        "juice_drift_check_last_success_timestamp_seconds", "When a drift check last completed"
+    ).set(time.time())
+    try:
+        push_to_gateway(url, job=JOB, registry=registry, timeout=timeout)
+    except Exception as error:  # urllib raises URLError, HTTPError, timeouts: all one cause
+        raise OSError(f"could not push to the Pushgateway at {url}: {error}") from error

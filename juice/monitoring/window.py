@@ -1,0 +1,50 @@
+"""The window a drift check judges: the exports landed since the champion's training data,
+or a file given by hand."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from juice.data.parsing import parse_export
+from juice.schema import DATASET_SCHEMA
+from juice.settings import Settings
+
+
+@dataclass(frozen=True)
+class Window:
+    """Typed visits to judge, with where they came from."""
+
+    visits: pl.DataFrame
+    sources: list[str]
+    rows_set_aside: int  # lines that broke the export format (not judged)
+
+
+def new_exports(settings: Settings, known: list[str]) -> list[Path]:
+    """Landed exports not among `known` (the champion's training data), oldest landing
+    first."""
+    landing = settings.workspace.landing
+    exports = [path for path in landing.glob("*.csv") if path.name not in set(known)]
+    return sorted(exports, key=lambda path: (path.stat().st_mtime, path.name))
+
+
+def read_window(paths: list[Path], max_seconds: int) -> Window:
+    """The exports' valid rows, in order (the label optional: a file to judge may lack it)."""
+    frames, aside = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for number, path in enumerate(paths):
+            parsed = parse_export(
+                path,
+                Path(tmp) / f"{number}.parquet",
+                Path(tmp) / f"{number}.csv",
+                max_seconds=max_seconds,
+                label="optional",
+                source=path.name,
+            )
+            frames.append(pl.read_parquet(parsed.accepted_path))
+            aside += parsed.rows_quarantined
+    visits = pl.concat(frames) if frames else pl.DataFrame(schema=DATASET_SCHEMA)
+    return Window(visits, [path.name for path in paths], aside)

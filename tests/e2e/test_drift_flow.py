@@ -1,0 +1,132 @@
+"""The drift check end to end: a real Prefect server, MLflow store, Pushgateway; the
+champion's own training data against newly landed exports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from commands import assert_one_line_error, juice
+from factories import export, write_params
+
+from juice.adapters.processes import free_port, http_server
+from juice.data.ingest import SimulatorSource, ingest
+from juice.registry.store import CHECKS_EXPERIMENT, Registry
+
+pytestmark = pytest.mark.e2e
+
+PUSHGATEWAY = shutil.which("prometheus-pushgateway")
+
+
+def land(settings, tmp_path, name: str, rows: int, seed: int, scenario: str = "stable") -> None:
+    source = export(tmp_path / f"{name}.csv", rows=rows, seed=seed, scenario=scenario)
+    ingest([str(source)], settings.workspace.landing, SimulatorSource(10, "stable", 0))
+
+
+@pytest.fixture
+def trained(workspace, tmp_path, prefect_harness):
+    """A champion trained on one stable export of 3,000 visits."""
+    from flows.dataset import build_dataset
+    from flows.training import train
+
+    write_params(workspace)
+    land(workspace, tmp_path, "first", 3000, seed=1)
+    build_dataset(versioned=False)
+    assert train().promoted
+    return workspace
+
+
+@pytest.fixture(scope="module")
+def pushgateway() -> Iterator[str]:
+    """A real Pushgateway on loopback."""
+    if PUSHGATEWAY is None:
+        pytest.fail("prometheus-pushgateway is missing: `make system` installs it")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}"]
+    with http_server(command, f"{url}/-/ready"):
+        yield url
+
+
+def test_a_campaign_is_drift_named_by_its_ads_and_pushed(
+    trained, tmp_path, pushgateway, monkeypatch
+):
+    from flows.drift import drift_check
+
+    monkeypatch.setenv("JUICE_PUSHGATEWAY_URL", pushgateway)
+    land(trained, tmp_path, "campaign", 2000, seed=2, scenario="campaign")
+    outcome = drift_check(retrain=False)
+    report = outcome.check.report
+    assert report.verdict == "drift"
+    assert {"mango", "lime", "coconut"} <= set(report.drifted_features)
+    assert not outcome.retrained
+    assert outcome.model_version == "1"
+    assert outcome.check.window_sources[0].startswith("campaign-")
+    assert outcome.check.reference_version == Registry(trained).card("1").data_hash
+    saved = json.loads(outcome.check.report_file.read_text())
+    assert saved["verdict"] == "drift"
+    assert [test["feature"] for test in saved["tests"]] == [t.feature for t in report.tests]
+    metrics = httpx.get(f"{pushgateway}/metrics").text
+    assert 'juice_drift_detected{instance="",job="juice_drift_check"} 1' in metrics
+    assert 'juice_drift_p_value{feature="mango",instance="",job="juice_drift_check",test=' in (
+        metrics
+    )
+    assert "juice_drift_check_last_success_timestamp_seconds{" in metrics
+    runs = Registry(trained).client.search_runs(
+        [Registry(trained).client.get_experiment_by_name(CHECKS_EXPERIMENT).experiment_id]
+    )
+    assert runs[0].data.tags["verdict"] == "drift"
+
+
+def test_stable_visits_are_stable_and_the_reference_survives_later_builds(trained, tmp_path):
+    from flows.dataset import build_dataset
+    from flows.drift import drift_check
+
+    land(trained, tmp_path, "second", 2000, seed=3)
+    build_dataset(versioned=False)  # a later build: the dataset now holds both exports
+    outcome = drift_check()
+    assert outcome.check.report.verdict == "stable"
+    assert outcome.check.report.reference_rows == 3000  # still the champion's own data
+    assert not outcome.retrained
+    assert outcome.check.window_sources[0].startswith("second-")
+
+
+def test_drift_retrains_and_the_gate_decides(trained, tmp_path, monkeypatch):
+    from flows.drift import drift_check
+
+    closed = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("JUICE_PUSHGATEWAY_URL", closed)  # unreachable: a warning only
+    land(trained, tmp_path, "older", 2000, seed=4, scenario="older-visitors")
+    outcome = drift_check()
+    assert outcome.check.report.drifted_features == ["age"]
+    assert outcome.retrained
+    assert outcome.promoted == (outcome.model_version == "2")
+    assert {v.version for v in Registry(trained).versions()} == {"1", "2"}
+    assert any(closed in warning for warning in outcome.check.warnings)
+    after = drift_check()  # the new champion trained on every export: nothing new
+    assert after.check.report.verdict == ("insufficient-data" if outcome.promoted else "drift")
+
+
+def test_the_command_line_prints_the_report_and_fails_clearly(trained, tmp_path, prefect_harness):
+    env = {"PREFECT_API_URL": prefect_harness}
+    done = juice("drift-check", "--no-retrain", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["verdict"] == "insufficient-data"
+    assert payload["window_rows"] == 0
+    keys = {"drift", "drifted_features", "concept_drift", "reference_version", "tests",
+            "retrained", "promoted", "model_version"}  # fmt: skip
+    assert keys <= set(payload)
+    current = export(tmp_path / "given.csv", rows=1500, seed=5, scenario="campaign")
+    done = juice("drift-check", "--no-retrain", "--current", str(current), env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("DRIFT:")
+    assert "reported only" in done.stdout
+    assert_one_line_error(juice("drift-check", "--current", "missing.csv"), "no such file")
+
+
+def test_no_champion_is_a_clear_error(workspace):
+    assert_one_line_error(juice("drift-check"), "no champion")
