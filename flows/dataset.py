@@ -10,23 +10,12 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.ingest import land
 from juice.data import dataset, versioning
-from juice.data.ingest import IngestResult, SimulatorSource, ingest
 from juice.data.parsing import ParseResult
 from juice.data.validation import ValidationReport
 from juice.params import BuildDatasetParams, load_params
 from juice.settings import Settings
-
-
-@task(cache_policy=NO_CACHE)
-def land(sources: list[str], settings: Settings) -> IngestResult:
-    return ingest(
-        sources,
-        settings.workspace.landing,
-        SimulatorSource(settings.sim_rows, settings.sim_scenario, settings.sim_seed),
-        timeout=settings.http_timeout_seconds,
-        attempts=settings.http_attempts,
-    )
 
 
 @task(cache_policy=NO_CACHE, task_run_name="parse {export.name}")

@@ -12,7 +12,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from juice.monitoring.check import DriftCheck, check_drift, record_check, report_markdown
+from juice.monitoring.smoke import SmokeTest, smoke_test
 from juice.params import load_params
+from juice.registry.store import Registry
 from juice.settings import Settings
 
 
@@ -25,6 +27,7 @@ class DriftOutcome:
     promoted: bool
     model_version: str  # the champion after the check
     action: str  # what was done after the verdict, in words
+    smoke_test: str | None = None  # after a promotion: what the live service showed
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.check.to_dict(), **{k: v for k, v in asdict(self).items() if k != "check"}}
@@ -68,5 +71,26 @@ def drift_check(current: str | None = None, retrain: bool = True) -> DriftOutcom
             outcome = train()
     except Timeout:
         return DriftOutcome(check, False, False, champion, "drift: another check is retraining")
-    action = f"retrained: v{outcome.model_version} {'promoted' if outcome.promoted else 'kept out'}"
-    return DriftOutcome(check, True, outcome.promoted, outcome.champion or champion, action)
+    if not outcome.promoted:
+        action = f"retrained: v{outcome.model_version} kept out by the gate"
+        return DriftOutcome(check, True, False, champion, action)
+    # The running service switches to the new champion: verify it, or roll back
+    smoke = verify(settings, outcome.model_version)
+    if smoke.passed is False:
+        roll_back(settings, champion, outcome.model_version, smoke.detail)
+        action = f"retrained: v{outcome.model_version} promoted, then rolled back to v{champion}"
+        return DriftOutcome(check, True, False, champion, action, smoke.detail)
+    action = f"retrained: v{outcome.model_version} promoted"
+    return DriftOutcome(check, True, True, outcome.model_version, action, smoke.detail)
+
+
+@task(cache_policy=NO_CACHE)
+def verify(settings: Settings, version: str) -> SmokeTest:
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    return smoke_test(settings.service_url, version, token, wait_seconds=settings.smoke_seconds)
+
+
+@task(cache_policy=NO_CACHE)
+def roll_back(settings: Settings, champion: str, failed: str, why: str) -> None:
+    reason = f"rollback: v{failed} failed its smoke test ({why})"
+    Registry(settings).promote(champion, reason, actor="drift-check")

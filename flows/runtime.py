@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 from juice.settings import Settings
 
@@ -24,6 +25,16 @@ def prepare_environment(settings: Settings) -> None:
         "GX_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
     }
+    if "PREFECT_API_URL" not in os.environ and _listening(settings.prefect_port):
+        # The stack's Prefect server is up: runs of this command show in its UI.
+        defaults["PREFECT_API_URL"] = settings.prefect_api_url
     for name, value in defaults.items():
         os.environ.setdefault(name, value)
     settings.workspace.prefect_home.mkdir(parents=True, exist_ok=True)
+
+
+def _listening(port: int) -> bool:
+    """Something accepts connections on this machine's `port` (a millisecond to ask)."""
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

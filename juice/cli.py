@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -345,6 +346,49 @@ def ui(
     from ui.app import serve_ui
 
     serve_ui(settings.service_url, token, host, port, users)
+
+
+@app.command("prefect-server")
+def prefect_server() -> None:
+    """Start the Prefect server and its UI on JUICE_PREFECT_PORT (foreground), its database
+    in the workspace."""
+    settings = _settings()
+    os.environ.pop("PREFECT_API_URL", None)  # the server itself is no client
+    prefect = str(Path(sys.executable).parent / "prefect")
+    command = [prefect, "server", "start", "--host", "127.0.0.1",
+               "--port", str(settings.prefect_port)]  # fmt: skip
+    print(f"Prefect server and UI on http://127.0.0.1:{settings.prefect_port}", flush=True)
+    os.execv(prefect, command)
+
+
+@app.command()
+def deployments(
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the Prefect server.")] = 120,
+) -> None:
+    """Serve the flows as Prefect deployments (foreground): build-dataset, train, ingest and
+    drift-check on demand; ingest and drift-check on their schedules (JUICE_*_CRON)."""
+    settings = _settings()
+    os.environ.setdefault("PREFECT_API_URL", settings.prefect_api_url)
+    _wait_for(f"{os.environ['PREFECT_API_URL']}/health", wait)
+    from deployments.flows import serve_deployments
+
+    print(f"serving the deployments (drift check: {settings.drift_cron})", flush=True)
+    serve_deployments(settings)
+
+
+def _wait_for(url: str, seconds: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise JuiceError(f"nothing answered at {url} within {seconds:.0f} s")
+        time.sleep(1)
 
 
 @app.command()

@@ -37,10 +37,13 @@ class Settings(BaseSettings):
     ui_users: SecretStr | None = None  # the app's logins: "user:password,user2:password2"
     api_workers: int = Field(2, ge=1)
     reload_seconds: float = Field(2.0, gt=0)  # how often the service checks for a new champion
+    smoke_seconds: float = Field(30.0, gt=0)  # how long a promotion waits for the service to switch
     api_token: SecretStr | None = None
     mlflow_tracking_uri: str | None = None
     model_name: str = Field("poljuice", pattern=r"^[A-Za-z0-9_.-]+$")
     dvc_remote: str | None = None
+    drift_cron: str = "0 * * * *"  # when the scheduled drift check runs (hourly)
+    ingest_cron: str = "55 * * * *"  # when the next exports are pulled (before each check)
     sim_rows: int = Field(20_000, ge=1)
     sim_scenario: str = "stable"
     sim_seed: int = Field(0, ge=0)
@@ -52,6 +55,13 @@ class Settings(BaseSettings):
     def _not_empty(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().strip():
             raise ValueError("is set but empty: unset it, or give a value")
+        return value
+
+    @field_validator("drift_cron", "ingest_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"{value!r} is not a cron schedule (five fields: m h dom mon dow)")
         return value
 
     @field_validator("home")
@@ -82,6 +92,11 @@ class Settings(BaseSettings):
         """The app's `user:password` entries (none by default)."""
         users = self.ui_users.get_secret_value() if self.ui_users else ""
         return [entry.strip() for entry in users.split(",") if entry.strip()]
+
+    @cached_property
+    def prefect_api_url(self) -> str:
+        """The Prefect server `make run` starts on this machine."""
+        return f"http://127.0.0.1:{self.prefect_port}/api"
 
     @cached_property
     def dvc_remote_url(self) -> str:

@@ -1,0 +1,1 @@
+"""How the product runs beyond one command: Prefect deployments, monitoring configuration."""

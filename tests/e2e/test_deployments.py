@@ -1,0 +1,124 @@
+"""The stack's Prefect side for real: `juice prefect-server`, `juice deployments`, runs on
+demand and on schedule, and `juice` commands reporting to the running server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from factories import export, write_params
+
+from juice.adapters.processes import free_port, http_server
+from juice.settings import Settings
+
+pytestmark = pytest.mark.e2e
+
+JUICE = str(Path(sys.executable).parent / "juice")
+
+
+def client_env(home: Path, port: int) -> dict[str, str]:
+    """A user's shell: the workspace and ports, no PREFECT_API_URL of the test session."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "JUICE_"))}
+    return env | {"JUICE_HOME": str(home), "JUICE_PREFECT_PORT": str(port),
+                  "JUICE_SIM_ROWS": "1500", "JUICE_DRIFT_CRON": "* * * * *"}  # fmt: skip
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([JUICE, *args], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[tuple[dict[str, str], str]]:
+    """A workspace with a champion, its Prefect server and the served deployments."""
+    home = tmp_path_factory.mktemp("stack")
+    port = free_port()
+    env = client_env(home, port)
+    write_params(Settings(home=home))
+    run(env, "ingest", str(export(home / "first.csv", rows=2500, seed=1)))
+    run(env, "build-dataset", "--no-version")
+    run(env, "train")
+    api = f"http://127.0.0.1:{port}/api"
+    server = http_server([JUICE, "prefect-server"], f"{api}/health", env, timeout=180)
+    with server:
+        served = subprocess.Popen(
+            [JUICE, "deployments"], env=env, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            yield env, api
+        finally:
+            os.killpg(served.pid, 15)
+            served.wait(30)
+
+
+def flow_runs(api: str, deployment: str | None = None) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        if deployment is None:
+            return client.read_flow_runs()
+        wanted = DeploymentFilter(name=DeploymentFilterName(any_=[deployment]))
+        return client.read_flow_runs(deployment_filter=wanted)
+
+
+def deployment_names(api: str) -> set[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        deadline = time.monotonic() + 60
+        while True:
+            found = client.read_deployments()
+            if len(found) >= 6 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        flows = {flow.id: flow.name for flow in client.read_flows()}
+        return {f"{flows[d.flow_id]}/{d.name}" for d in found} | {
+            f"{flows[d.flow_id]}/{d.name}:scheduled" for d in found if d.schedules
+        }
+
+
+def test_the_flows_are_deployed_on_demand_and_on_schedule(stack):
+    _, api = stack
+    names = deployment_names(api)
+    for flow in ("ingest", "build-dataset", "train", "drift-check"):
+        assert f"{flow}/on-demand" in names
+    assert "drift-check/scheduled:scheduled" in names
+    assert "ingest/scheduled:scheduled" in names
+
+
+def test_a_run_on_demand_and_a_command_line_run_reach_the_server(stack):
+    env, api = stack
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api}):
+        triggered = run_deployment(
+            "drift-check/on-demand", parameters={"retrain": False}, timeout=180
+        )
+    assert triggered.state.is_completed(), triggered.state
+    before = {run.id for run in flow_runs(api)}
+    done = run(env, "drift-check", "--no-retrain")  # no PREFECT_API_URL: found by its port
+    assert "INSUFFICIENT-DATA" in done.stdout
+    new = [run for run in flow_runs(api) if run.id not in before]
+    assert [run.name for run in new if run.state.is_completed()]
+
+
+def test_the_scheduled_drift_check_runs_by_itself(stack):
+    _, api = stack
+    deadline = time.monotonic() + 150  # every minute: the next one is at most 60 s away
+    while time.monotonic() < deadline:
+        runs = flow_runs(api, "scheduled")
+        if any(run.state.is_completed() and run.auto_scheduled for run in runs):
+            return
+        time.sleep(3)
+    pytest.fail(f"no scheduled run completed: {[(r.name, r.state.name) for r in runs]}")
