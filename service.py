@@ -7,7 +7,6 @@ GET|POST /model (the model card), and BentoML's /metrics, /healthz, /readyz, /do
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,6 +27,7 @@ from juice.serving.api import (
     Prediction,
     explanations,
     predictions,
+    rejected_lines_header,
     visits_matrix,
     visits_type,
 )
@@ -121,7 +121,9 @@ class PolJuice:
             )
         except ParseError as error:
             return client_error(400, "file", str(error).split(": ", 1)[-1])
-        if upload.scored is None or (upload.lines_broken and not upload.scored.height):
+        if upload.scored is not None and not upload.scored.height and not upload.lines_broken:
+            return client_error(400, "file", "the file holds no visit (a header row only?)")
+        if upload.scored is None or not upload.scored.height:
             rule = f"{upload.lines_broken} of {upload.lines_read} lines break the export format"
             detail = [{"loc": ["file", "line", line], "msg": why} for line, why in upload.problems]
             return client_error(400, "file", rule, detail)
@@ -137,7 +139,7 @@ class PolJuice:
                 "X-Model-Version": model.card.version,
                 "X-Rows-Scored": str(upload.scored.height),
                 "X-Rows-Rejected": str(upload.lines_broken),
-                "X-Rejected-Lines": json.dumps(upload.problems),
+                "X-Rejected-Lines": rejected_lines_header(upload.problems),
             },
         )
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -340,12 +343,25 @@ def ui(
         check_binding(host, users)
     except ValueError as error:
         raise JuiceError(str(error)) from error
+    with socket.socket() as probe:  # say it in our words before Gradio tries
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise JuiceError(f"the app cannot listen on {host}:{port}: {error.strerror}") from error
+    # Uploads and scored files stay in the workspace, not in the machine's /tmp.
+    scratch = settings.workspace.ui_scratch / str(os.getpid())
+    scratch.mkdir(parents=True, exist_ok=True)
+    os.environ["GRADIO_TEMP_DIR"] = os.environ["TMPDIR"] = str(scratch)
+    tempfile.tempdir = str(scratch)
     token = settings.api_token.get_secret_value() if settings.api_token else None
     print(f"marketers' app on http://{host}:{port} over the service at {settings.service_url}")
     print("(Ctrl+C stops)", flush=True)
     from ui.app import serve_ui
 
-    serve_ui(settings.service_url, token, host, port, users)
+    try:
+        serve_ui(settings.service_url, token, host, port, users)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @app.command("prefect-server")

@@ -130,6 +130,11 @@ class Workspace:
         return self.home / ".juice"
 
     @property
+    def ui_scratch(self) -> Path:
+        """The web app's uploads and scored files (Gradio's and ours), per process."""
+        return self.work / "ui"
+
+    @property
     def staging(self) -> Path:
         return self.work / "staging"
 

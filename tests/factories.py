@@ -51,3 +51,11 @@ def write_params(settings, **grid) -> None:
     params = Params(train=small_train_params(**grid))
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.workspace.params_file.write_text(yaml.safe_dump(params.model_dump(mode="json")))
+
+
+def land(settings, folder: Path, name: str, rows: int, seed: int, scenario: str = "stable") -> None:
+    """A simulated export written to `folder`, then landed in the workspace."""
+    source = export(folder / f"{name}.csv", rows=rows, seed=seed, scenario=scenario)
+    from juice.data.ingest import SimulatorSource, ingest
+
+    ingest([str(source)], settings.workspace.landing, SimulatorSource(10, "stable", 0))

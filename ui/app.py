@@ -37,6 +37,7 @@ from ui.text import (
 
 TITLE = "PolJuice: who will buy?"
 DEFAULT_VISITORS = 10_000
+MAX_VISITORS = 10**9  # beyond any campaign; figures past it read as nonsense
 RETRAIN = (
     "This model was trained before targeting tables existed: retrain it (`juice train`) "
     "to plan campaigns here."
@@ -267,7 +268,11 @@ def _targeting_tab(client: ServiceClient) -> TargetingTab:
 
 
 def _plan(
-    client: ServiceClient, moved: str, card: dict | None, percent: float, visitors: float | None
+    client: ServiceClient,
+    moved: str,
+    card: dict | None,
+    percent: float | None,
+    visitors: float | None,
 ) -> tuple[Any, ...]:
     """A control moved: the nearest table row, the other slider on it, the plan for it.
     Both sliders are in percent; the table in shares. Returns the card, the plan, the
@@ -277,11 +282,14 @@ def _plan(
             card = client.model_card()
         except ServiceError as error:
             return None, gr.skip(), _problem(error), gr.skip(), gr.skip(), gr.skip()
+    if percent is None:  # the slider's box emptied
+        text = "Type a percentage, or move the slider."
+        return card, gr.skip(), _message(text), gr.skip(), gr.skip(), gr.skip()
     rows = targeting_rows(card)
     if rows is None:
         return card, None, _message(RETRAIN), "", gr.Plot(visible=False), gr.skip()
-    if visitors is None or visitors < 1 or visitors != int(visitors):
-        text = "Visitors in the campaign must be a whole number of at least 1."
+    if visitors is None or not 1 <= visitors <= MAX_VISITORS or visitors != int(visitors):
+        text = f"Visitors in the campaign must be a whole number from 1 to {MAX_VISITORS:,}."
         return card, gr.skip(), _message(text), gr.skip(), gr.skip(), gr.skip()
     if moved == "reach":
         row = nearest_reach(rows, percent / 100)
@@ -346,8 +354,7 @@ def _refresh_card(
     try:
         card = client.model_card()
     except ServiceError as error:
-        return {
-            targeting.card: None,
+        return {  # the card already shown stays usable: planning needs no service
             targeting.message: _problem(error),
             model.message: _problem(error),
         }

@@ -43,7 +43,8 @@ def contributions_figure(bars: Sequence[tuple[str, float]]) -> Figure:
         axes.annotate(f"×{math.exp(value):.2f}", (value, y), xytext=(4 if right else -4, 0),
                       textcoords="offset points", va="center", ha="left" if right else "right",
                       fontsize=9)  # fmt: skip
-    reach = max(abs(value) for value in values) * 1.3
+    # At least x0.5..x2 wide, so that a small effect looks small.
+    reach = max(max(abs(value) for value in values) * 1.3, math.log(2))
     axes.set_xlim(-reach, reach)
     # Log-odds on the axis, read as odds factors at round values.
     axes.xaxis.set_major_locator(FixedLocator([math.log(f) for f in FACTORS]))

@@ -12,6 +12,7 @@ import httpx
 
 DEFAULT_API_URL = "http://127.0.0.1:3000"
 MAX_REJECTED_SHOWN = 50  # the service lists at most this many rejected lines
+SHOWN_DETAILS = 3  # of a refusal's details (field and rule, or line and reason)
 
 
 class ServiceError(Exception):
@@ -162,15 +163,25 @@ def _reason(response: httpx.Response, field: str) -> str:
         body = response.json()
     except ValueError:
         body = None
-    reason = ""
+    reason, details = "", []
     if isinstance(body, dict):
         reason = str(body.get("error") or "")
         detail = body.get("detail")
-        if not reason and isinstance(detail, list) and detail and isinstance(detail[0], dict):
-            reason = str(detail[0].get("msg", ""))
+        if isinstance(detail, list):
+            details = [_detail(item) for item in detail[:SHOWN_DETAILS] if isinstance(item, dict)]
+    if not reason and details:
+        return "; ".join(details)
     reason = reason or response.reason_phrase or f"HTTP {response.status_code}"
-    reason = re.sub(rf"^{re.escape(field)}: ", "", reason.strip())
-    return reason.rstrip(".")
+    reason = re.sub(rf"^{re.escape(field)}: ", "", reason.strip()).rstrip(".")
+    specific = [item for item in details if item and item not in reason]
+    return f"{reason} ({'; '.join(specific)})" if specific else reason
+
+
+def _detail(item: dict[str, Any]) -> str:
+    """One `{loc, msg}` of the service's error as `where: rule` (`line 7: age: ...`)."""
+    loc = [str(part) for part in item.get("loc") or [] if part not in ("visits", "file", 0)]
+    where = " ".join(loc)
+    return f"{where}: {item.get('msg', '')}" if where else str(item.get("msg", ""))
 
 
 def _rejected_lines(header: str | None) -> list[tuple[int, str]]:

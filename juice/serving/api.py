@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from itertools import chain, islice
 from typing import Annotated, Any, Literal, NotRequired
 
@@ -99,6 +100,22 @@ def explanations(
         {**answer, "baseline": baseline, "contributions": dict(zip(FEATURES, row, strict=True))}
         for answer, row in zip(answers, contributions.tolist(), strict=True)
     ]
+
+
+REJECTED_HEADER_BYTES = 4096  # common clients refuse response headers past 8 KB in all
+REJECTED_REASON_CHARS = 200
+
+
+def rejected_lines_header(problems: list[tuple[int, str]]) -> str:
+    """`X-Rejected-Lines`: JSON `[line, reason]` pairs, each reason cut short, as many as
+    fit in REJECTED_HEADER_BYTES (the count of all is `X-Rows-Rejected`)."""
+    kept: list[tuple[int, str]] = []
+    for line, reason in problems:
+        short = reason if len(reason) <= REJECTED_REASON_CHARS else reason[:197] + "..."
+        if len(json.dumps([*kept, (line, short)])) > REJECTED_HEADER_BYTES:
+            break
+        kept.append((line, short))
+    return json.dumps(kept)
 
 
 def request_visits(visits: pl.DataFrame, *, watched_only: bool = True) -> list[dict[str, Any]]:

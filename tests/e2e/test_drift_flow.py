@@ -10,33 +10,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from commands import assert_one_line_error, juice
-from factories import export, write_params
+from factories import export, land
 
 from juice.adapters.processes import free_port, http_server
-from juice.data.ingest import SimulatorSource, ingest
 from juice.registry.store import CHECKS_EXPERIMENT, Registry
 
 pytestmark = pytest.mark.e2e
 
 PUSHGATEWAY = shutil.which("prometheus-pushgateway")
-
-
-def land(settings, tmp_path, name: str, rows: int, seed: int, scenario: str = "stable") -> None:
-    source = export(tmp_path / f"{name}.csv", rows=rows, seed=seed, scenario=scenario)
-    ingest([str(source)], settings.workspace.landing, SimulatorSource(10, "stable", 0))
-
-
-@pytest.fixture
-def trained(workspace, tmp_path, prefect_harness):
-    """A champion trained on one stable export of 3,000 visits."""
-    from flows.dataset import build_dataset
-    from flows.training import train
-
-    write_params(workspace)
-    land(workspace, tmp_path, "first", 3000, seed=1)
-    build_dataset(versioned=False)
-    assert train().promoted
-    return workspace
 
 
 @pytest.fixture(scope="module")

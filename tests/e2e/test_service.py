@@ -210,6 +210,7 @@ def test_malformed_bodies_and_wrong_content_types_are_4xx(server, content, conte
             "file",
         ),
         ({"json": {"file": "M,30"}}, "content-type"),
+        ({"files": {"file": ("e.csv", ",".join(RAW_COLUMNS).encode() + b"\n")}}, "no visit"),
         ({"files": [("file", ("a.csv", b"M,30\n")), ("file", ("b.csv", b"M,30\n"))]}, "file"),
         ({"files": {"file": ("e.csv", b"M,30\n")}, "data": {"broken_lines": "maybe"}}, "broken"),
     ],

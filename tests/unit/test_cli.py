@@ -76,6 +76,16 @@ def test_the_app_refuses_an_unsafe_start_in_one_line(workspace, env, words):
     assert_one_line_error(juice("ui", "--port", "1", env=env), *words)
 
 
+def test_the_app_says_its_port_is_taken(workspace):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert_one_line_error(juice("ui", "--port", port), "cannot listen", port)
+
+
 def test_ingest_reports_landed_then_skipped(workspace, tmp_path):
     source = export(tmp_path / "e.csv", rows=20)
     first = json.loads(juice("ingest", str(source), "--json").stdout)

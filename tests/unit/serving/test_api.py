@@ -106,3 +106,17 @@ def test_other_pipeline_shapes_keep_sklearns_predict_proba():
         x, np.arange(50) % 4 == 0
     )
     np.testing.assert_allclose(linear_scorer(pipeline)(x), pipeline.predict_proba(x)[:, 1])
+
+
+def test_the_rejected_lines_header_stays_small_and_valid():
+    from juice.serving.api import REJECTED_HEADER_BYTES, rejected_lines_header
+
+    problems = [(line, "age: must be an integer between 18 and 100; " * 30) for line in range(80)]
+    header = rejected_lines_header(problems)
+    kept = json.loads(header)
+    assert len(header) <= REJECTED_HEADER_BYTES
+    assert header.isascii()
+    assert [line for line, _ in kept] == list(range(len(kept)))
+    assert 5 < len(kept) < 80
+    assert all(len(reason) <= 200 for _, reason in kept)
+    assert json.loads(rejected_lines_header([(3, "short")])) == [[3, "short"]]

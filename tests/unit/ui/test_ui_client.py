@@ -109,7 +109,7 @@ FAILURES = {
     "bad input without error": (
         httpx.Response(400, json={"detail": [{"loc": ["age"], "msg": "too young"}]}),
         None,
-        "The service refused the visit: too young.",
+        "The service refused the visit: age: too young.",
     ),
     "busy": (
         _error(503, "overloaded"),
@@ -173,3 +173,19 @@ def test_an_address_where_nothing_listens_is_named():
     with pytest.raises(ServiceError) as caught:
         ServiceClient(url + "/").predict({"sex": "M", "age": 30})
     assert str(caught.value).startswith(f"The prediction service at {url} cannot be reached;")
+
+
+def test_a_refused_file_names_its_first_broken_lines(tmp_path: Path):
+    detail = [{"loc": ["file", "line", n], "msg": f"reason {n}"} for n in (3, 9, 12, 40)]
+    refusal = httpx.Response(
+        400, json={"error": "file: 4 of 4 lines break the export format", "detail": detail}
+    )
+    client = client_answering(lambda r: refusal)
+    export = tmp_path / "broken.csv"
+    export.write_text("x\n")
+    with pytest.raises(ServiceError) as caught:
+        client.score_file(export)
+    assert str(caught.value) == (
+        "The service refused the file: 4 of 4 lines break the export format "
+        "(line 3: reason 3; line 9: reason 9; line 12: reason 12)."
+    )
