@@ -1,9 +1,15 @@
-"""Fixtures of the end-to-end tests: a workspace with a champion and its exports."""
+"""Fixtures of the end-to-end tests: workspaces with a champion."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from factories import land, write_params
+from factories import land, small_train_params, write_params
+
+from juice.data.simulator import simulate
+from juice.registry.seed import seed_champion
+from juice.settings import Settings
 
 
 @pytest.fixture
@@ -17,3 +23,12 @@ def trained(workspace, tmp_path, prefect_harness):
     build_dataset(versioned=False)
     assert train().promoted
     return workspace
+
+
+@pytest.fixture(scope="module")
+def champion_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace whose registry has a champion (v1), trained on simulated data (one
+    per test module, for the servers it starts)."""
+    home = tmp_path_factory.mktemp("champion")
+    seed_champion(simulate(3000, seed=21), small_train_params(), Settings(home=home), "test")
+    return home

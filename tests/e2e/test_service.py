@@ -23,7 +23,6 @@ from juice.adapters.processes import bento_server
 from juice.data.simulator import simulate, write_export
 from juice.model.features import to_matrix
 from juice.model.training import train_model
-from juice.registry.seed import seed_champion
 from juice.registry.store import Registry
 from juice.schema import FLAVOURS, RAW_COLUMNS
 from juice.serving.api import EXAMPLE_VISIT, MAX_VISITS, request_visits
@@ -42,31 +41,15 @@ def served(home: Path, target: str = "service:PolJuice", **env: str) -> Iterator
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Iterator[Path]:
-    """A workspace whose registry has a champion (v1), trained on simulated data."""
-    home = tmp_path_factory.mktemp("serving")
-    old = os.environ.get("JUICE_HOME")
-    os.environ["JUICE_HOME"] = str(home)
-    try:
-        seed_champion(simulate(3000, seed=21), small_train_params(), Settings(), "test")
-        yield home
-    finally:
-        if old is None:
-            os.environ.pop("JUICE_HOME", None)
-        else:
-            os.environ["JUICE_HOME"] = old
-
-
-@pytest.fixture(scope="module")
-def server(home) -> Iterator[str]:
-    with served(home) as url:
+def server(champion_home) -> Iterator[str]:
+    with served(champion_home) as url:
         yield url
 
 
-def test_probabilities_equal_the_registered_models(server, home):
+def test_probabilities_equal_the_registered_models(server, champion_home):
     frame = simulate(50, seed=3)
     answer = httpx.post(f"{server}/predict", json={"visits": request_visits(frame)}).json()
-    pipeline, card = Registry(Settings(home=home)).load("1")
+    pipeline, card = Registry(Settings(home=champion_home)).load("1")
     expected = pipeline.predict_proba(to_matrix(frame))[:, 1]
     np.testing.assert_allclose([a["probability"] for a in answer], expected, rtol=1e-12)
     assert [a["will_buy"] for a in answer] == list(expected >= card.threshold)
@@ -232,7 +215,7 @@ def test_one_bad_visit_never_fails_other_callers_in_the_batch(server):
     assert statuses == [200] * 60 + [400] * 10
 
 
-def test_metrics_and_prediction_log_follow_the_traffic(server, home):
+def test_metrics_and_prediction_log_follow_the_traffic(server, champion_home):
     before = _metric(server, "juice_predictions_total")
     httpx.post(f"{server}/predict", json={"visits": request_visits(simulate(25, seed=9))})
     text = httpx.get(f"{server}/metrics").text
@@ -243,7 +226,7 @@ def test_metrics_and_prediction_log_follow_the_traffic(server, home):
     deadline = time.monotonic() + 20
     logged = pl.DataFrame()
     while time.monotonic() < deadline and logged.height < before + 25:
-        files = list(Workspace(home).prediction_log.glob("*.parquet"))
+        files = list(Workspace(champion_home).prediction_log.glob("*.parquet"))
         logged = pl.read_parquet(files) if files else logged
         time.sleep(0.5)
     assert logged.height >= before + 25
@@ -257,8 +240,8 @@ def _metric(server: str, name: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(name + "{"))
 
 
-def test_a_new_champion_is_served_without_dropping_requests(server, home):
-    registry = Registry(Settings(home=home))
+def test_a_new_champion_is_served_without_dropping_requests(server, champion_home):
+    registry = Registry(Settings(home=champion_home))
     trained = train_model(simulate(3000, seed=22), small_train_params(watch=["watched"]))
     card = registry.log_training(trained, {"dataset_version": "test2"}, {})
     seen, statuses = set(), []
@@ -309,15 +292,15 @@ TOKEN = {"Authorization": "Bearer s3cret"}
 
 
 @pytest.fixture(scope="module")
-def bento(home, tmp_path_factory) -> Iterator[tuple[str, str]]:
+def bento(champion_home, tmp_path_factory) -> Iterator[tuple[str, str]]:
     """`juice bento` from the workspace's champion, served from an empty workspace (no
     registry, no data) with the token on; yields (URL, the champion it was built from)."""
-    champion = Registry(Settings(home=home)).champion_version()
+    champion = Registry(Settings(home=champion_home)).champion_version()
     stores = tmp_path_factory.mktemp("bento")
     env = {"BENTOML_HOME": str(stores / "bentoml"), "BENTOML_DO_NOT_TRACK": "true"}
     done = subprocess.run(
         [str(Path(sys.executable).parent / "juice"), "bento", "--json"],
-        env={**os.environ, "JUICE_HOME": str(home), **env},
+        env={**os.environ, "JUICE_HOME": str(champion_home), **env},
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
@@ -333,14 +316,14 @@ def bento(home, tmp_path_factory) -> Iterator[tuple[str, str]]:
         yield url, champion
 
 
-def test_a_bento_carries_the_champion_and_serves_it_without_a_registry(home, bento):
+def test_a_bento_carries_the_champion_and_serves_it_without_a_registry(champion_home, bento):
     url, champion = bento
     assert httpx.get(f"{url}/model", headers=TOKEN).json()["version"] == champion
     frame = simulate(20, seed=8)
     answer = httpx.post(
         f"{url}/predict", json={"visits": request_visits(frame)}, headers=TOKEN
     ).json()
-    pipeline, _ = Registry(Settings(home=home)).load(champion)
+    pipeline, _ = Registry(Settings(home=champion_home)).load(champion)
     np.testing.assert_allclose(
         [a["probability"] for a in answer], pipeline.predict_proba(to_matrix(frame))[:, 1]
     )

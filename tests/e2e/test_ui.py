@@ -7,7 +7,6 @@ thread of this process) and one headless Chromium for the module.
 from __future__ import annotations
 
 import math
-import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,15 +15,12 @@ from pathlib import Path
 import gradio as gr
 import httpx
 import pytest
-from factories import small_train_params
 from mirakuru import HTTPExecutor
 from playwright.sync_api import Browser, Page, expect
 
 from juice.adapters.processes import bento_server, free_port
 from juice.data.simulator import simulate, write_export
-from juice.registry.seed import seed_champion
 from juice.schema import FLAVOURS
-from juice.settings import Settings
 from juice.workspace import PROJECT_ROOT
 from ui.app import RETRAIN, build_app, launch, serve_ui
 from ui.client import ServiceClient
@@ -41,22 +37,6 @@ class Service:
 
     server: HTTPExecutor
     url: str
-
-
-@pytest.fixture(scope="module")
-def champion_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A workspace whose registry has a champion (v1), trained on simulated data."""
-    home = tmp_path_factory.mktemp("ui")
-    old = os.environ.get("JUICE_HOME")
-    os.environ["JUICE_HOME"] = str(home)
-    try:
-        seed_champion(simulate(3000, seed=21), small_train_params(), Settings(), "test")
-        yield home
-    finally:
-        if old is None:
-            os.environ.pop("JUICE_HOME", None)
-        else:
-            os.environ["JUICE_HOME"] = old
 
 
 @pytest.fixture(scope="module")
