@@ -17,6 +17,10 @@ class ServiceMetrics:
 
     def __init__(self) -> None:
         self.predictions = Counter("juice_predictions", "Visits scored, by decision", ["decision"])
+        # Both series exist at 0 from the start: Prometheus' increase() ignores a series'
+        # first sample, so a counter born at its first batch would lose that batch.
+        for decision in ("buy", "no_buy"):
+            self.predictions.labels(decision)
         self.probability = Histogram(
             "juice_predicted_probability",
             "Predicted purchase probability",
