@@ -144,6 +144,12 @@ class Workspace:
         return self.monitoring_dir / "prometheus"
 
     @property
+    def pushgateway_data(self) -> Path:
+        """What the Pushgateway holds, kept across its restarts (Debian's default file is
+        /var/lib/prometheus/pushgateway.data, shared by every Pushgateway on the machine)."""
+        return self.monitoring_dir / "pushgateway.data"
+
+    @property
     def alertmanager_data(self) -> Path:
         """Alertmanager's silences and notification log."""
         return self.monitoring_dir / "alertmanager"

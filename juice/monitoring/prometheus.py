@@ -6,6 +6,7 @@ the results written under the workspace (`monitoring/`), beside a copy of the ru
 
     python -m juice.monitoring.prometheus prometheus    # write the configs, then run it
     python -m juice.monitoring.prometheus alertmanager
+    python -m juice.monitoring.prometheus pushgateway   # persisting to the workspace
 """
 
 from __future__ import annotations
@@ -119,13 +120,27 @@ def alertmanager_command(settings: Settings) -> list[str]:
     ]
 
 
-COMMANDS = {"prometheus": prometheus_command, "alertmanager": alertmanager_command}
+def pushgateway_command(settings: Settings) -> list[str]:
+    """The Pushgateway on its port, persisting to the workspace: what drift checks pushed
+    survives a restart, and no other Pushgateway on the machine shares the file."""
+    return [
+        _executable("prometheus-pushgateway", "pushgateway"),  # Debian's name, upstream's
+        f"--web.listen-address={LOOPBACK}:{settings.pushgateway_port}",
+        f"--persistence.file={settings.workspace.pushgateway_data}",
+    ]
+
+
+COMMANDS = {
+    "prometheus": prometheus_command,
+    "alertmanager": alertmanager_command,
+    "pushgateway": pushgateway_command,
+}
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m juice.monitoring.prometheus prometheus|alertmanager`: writes the
-    configurations, then becomes that server (exec: a process manager's signals reach
-    it directly, and it stops like any server)."""
+    """`python -m juice.monitoring.prometheus prometheus|alertmanager|pushgateway`:
+    writes the configurations, then becomes that server (exec: a process manager's
+    signals reach it directly, and it stops like any server)."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0] not in COMMANDS:
         sys.exit(f"usage: python -m juice.monitoring.prometheus {'|'.join(COMMANDS)}")

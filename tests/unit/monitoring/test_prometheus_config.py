@@ -21,6 +21,7 @@ from juice.monitoring.prometheus import (
     Intervals,
     alertmanager_command,
     prometheus_command,
+    pushgateway_command,
     render_prometheus_config,
     write_monitoring_configs,
 )
@@ -150,6 +151,9 @@ def test_the_commands_run_on_loopback_with_the_workspace_files(written):
     assert f"--config.file={workspace.alertmanager_config}" in command
     assert "--web.listen-address=127.0.0.1:9193" in command
     assert "--cluster.listen-address=" in command  # no gossip port on every interface
+    command = pushgateway_command(written)
+    assert "--web.listen-address=127.0.0.1:9191" in command
+    assert f"--persistence.file={workspace.pushgateway_data}" in command  # not Debian's shared one
 
 
 def test_main_writes_the_configs_then_becomes_the_server(tmp_path, monkeypatch):
