@@ -13,8 +13,11 @@ export BENTOML_DO_NOT_TRACK := true
 export GRADIO_ANALYTICS_ENABLED := False
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-# Debian packages: the browser the app's tests drive; the Pushgateway drift checks push to.
-SYSTEM_PACKAGES := chromium prometheus-pushgateway
+# Debian packages: the browser the app's tests drive; the Pushgateway drift checks push to;
+# Prometheus (with promtool) and Alertmanager (with amtool), which alert on them. Under
+# systemd these packages also start Debian's own services on 9090/9091/9093: stop those
+# (systemctl disable --now ...) or move ours (JUICE_*_PORT).
+SYSTEM_PACKAGES := chromium prometheus-pushgateway prometheus prometheus-alertmanager
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help install system run bento test lint format bench clean

@@ -59,7 +59,7 @@ class PolJuice:
         self.log = PredictionLog(settings.workspace.prediction_log)
 
     def _announce(self, model: ServedModel) -> None:
-        self.metrics.announce(model.card.version)
+        self.metrics.announce(model.card)
 
     def __is_ready__(self) -> bool:
         return self.champion.ready

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     mlflow_port: int = Field(5000, ge=1, le=65535)
     prometheus_port: int = Field(9090, ge=1, le=65535)
     pushgateway_port: int = Field(9091, ge=1, le=65535)
+    alertmanager_port: int = Field(9093, ge=1, le=65535)
+    alert_receiver_port: int = Field(9095, ge=1, le=65535)  # Alertmanager's webhook: our log
     api_url: str | None = None  # where the app and the drift loop find the service
     pushgateway_url: str | None = None  # where drift checks push their verdicts (none: no push)
     ui_host: str = "127.0.0.1"  # beyond loopback the app asks for a login

@@ -114,6 +114,46 @@ class Workspace:
         """Every scored visit, as Parquet files."""
         return self.logs / "predictions"
 
+    @property
+    def alert_log(self) -> Path:
+        """Every alert Alertmanager delivered (firing and resolved), one JSON line each."""
+        return self.logs / "alerts.jsonl"
+
+    # Monitoring: configurations rendered for this machine's ports, and their stores ----
+
+    @property
+    def monitoring_dir(self) -> Path:
+        return self.home / "monitoring"
+
+    @property
+    def prometheus_config(self) -> Path:
+        return self.monitoring_dir / "prometheus.yml"
+
+    @property
+    def prometheus_rules(self) -> Path:
+        """A copy of the alerting rules beside the configuration that names them."""
+        return self.monitoring_dir / "rules.yml"
+
+    @property
+    def alertmanager_config(self) -> Path:
+        return self.monitoring_dir / "alertmanager.yml"
+
+    @property
+    def prometheus_data(self) -> Path:
+        """Prometheus' time-series database."""
+        return self.monitoring_dir / "prometheus"
+
+    @property
+    def pushgateway_data(self) -> Path:
+        """What the Pushgateway holds, kept across its restarts (Debian's default file is
+        /var/lib/prometheus/pushgateway.data, shared by every Pushgateway on the machine)."""
+        return self.monitoring_dir / "pushgateway.data"
+
+    @property
+    def alertmanager_data(self) -> Path:
+        """Alertmanager's silences and notification log."""
+        return self.monitoring_dir / "alertmanager"
+
     # Framework homes and transient state ------------------------------------------
 
     @property
@@ -147,3 +187,4 @@ class Workspace:
 PROJECT_PARAMS = PROJECT_ROOT / "params.yaml"
 PROJECT_PIPELINE = PROJECT_ROOT / "dvc.yaml"
 BENTOFILE = PROJECT_ROOT / "bentofile.yaml"
+PROMETHEUS_DEPLOYMENT = PROJECT_ROOT / "deployments" / "prometheus"  # templates and rules

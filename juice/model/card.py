@@ -34,6 +34,17 @@ class ModelCard:
     reference: dict[str, Any] | None = None  # the visitor explanations are relative to
     data_hash: str | None = None  # the content hash of the exact data it was trained on
 
+    @property
+    def expected_buy_share(self) -> float | None:
+        """The share of visitors it decides "buy" for on its test data (the targeting
+        reach at its threshold): what its traffic should show; None without targeting."""
+        if not self.targeting:
+            return None
+        # The table has a row at the threshold itself unless it targets no test visitor
+        # (rows that target nobody are left out); reach only falls as thresholds rise.
+        at_or_above = [row for row in self.targeting if row["threshold"] >= self.threshold]
+        return min(at_or_above, key=lambda row: row["threshold"])["reach"] if at_or_above else 0.0
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
 

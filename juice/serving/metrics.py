@@ -7,6 +7,7 @@ from functools import cache
 import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
+from juice.model.card import ModelCard
 from juice.model.features import AGE_COLUMN, FIRST_FLAVOUR_COLUMN
 from juice.schema import FLAVOURS
 
@@ -16,6 +17,10 @@ class ServiceMetrics:
 
     def __init__(self) -> None:
         self.predictions = Counter("juice_predictions", "Visits scored, by decision", ["decision"])
+        # Both series exist at 0 from the start: Prometheus' increase() ignores a series'
+        # first sample, so a counter born at its first batch would lose that batch.
+        for decision in ("buy", "no_buy"):
+            self.predictions.labels(decision)
         self.probability = Histogram(
             "juice_predicted_probability",
             "Predicted purchase probability",
@@ -36,6 +41,14 @@ class ServiceMetrics:
             ["version"],
             multiprocess_mode="max",
         )
+        # Per version and never reset: the positive-rate alert compares the traffic's
+        # share of "buy" with the value of the version juice_model_info says is served.
+        self.expected_buy_share = Gauge(
+            "juice_model_expected_buy_share",
+            "Share of its test visits a version decides buy for (its card's reach)",
+            ["version"],
+            multiprocess_mode="max",
+        )
         self.model_swaps = Counter("juice_model_swaps", "Champion models loaded by the workers")
 
     def observe(self, matrix: np.ndarray, probability: np.ndarray, decision: np.ndarray) -> None:
@@ -52,12 +65,14 @@ class ServiceMetrics:
                 self.watched.labels(flavour).inc(int(watched[j]))
                 self.watch_seconds.labels(flavour).inc(float(total[j]))
 
-    def announce(self, version: str) -> None:
-        """Marks `version` as the one this worker serves now."""
+    def announce(self, card: ModelCard) -> None:
+        """Marks the version of `card` as the one this worker serves now."""
         for metric in self.model_info.collect():
             for sample in metric.samples:
                 self.model_info.labels(sample.labels["version"]).set(0)
-        self.model_info.labels(version).set(1)
+        self.model_info.labels(card.version).set(1)
+        if card.expected_buy_share is not None:
+            self.expected_buy_share.labels(card.version).set(card.expected_buy_share)
         self.model_swaps.inc()
 
 

@@ -1,11 +1,13 @@
-"""The service's metrics: bulk histogram updates equal one observe per value."""
+"""The service's metrics: bulk histogram updates equal one observe per value; the
+served version and each version's expected share of "buy"."""
 
 from __future__ import annotations
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
 
-from juice.serving.metrics import observe_many
+from juice.model.card import ModelCard
+from juice.serving.metrics import observe_many, service_metrics
 
 
 def test_bulk_histogram_updates_equal_one_observe_per_value():
@@ -28,3 +30,28 @@ def test_bulk_histogram_updates_equal_one_observe_per_value():
 
     assert samples("bulk_") == samples("single_")
     assert len(samples("bulk_")) == 6
+
+
+def card(version: str, threshold: float, targeting: list[dict[str, float]] | None) -> ModelCard:
+    return ModelCard(
+        name="m", version=version, run_id="r", threshold=threshold, beta=0.3, metrics={},
+        dataset_version=None, trained_at="", rows={}, best_params={}, effects=[], columns=[],
+        targeting=targeting,
+    )  # fmt: skip
+
+
+def test_each_announced_version_shows_its_expected_buy_share_and_one_is_served():
+    metrics = service_metrics()
+    rows = [{"threshold": t, "precision": 0.5, "recall": 0.5, "reach": r}
+            for t, r in [(0.2, 0.4), (0.35, 0.12), (0.6, 0.05)]]  # fmt: skip
+    metrics.announce(card("71", 0.35, rows))
+    metrics.announce(card("72", 0.6, rows))
+    metrics.announce(card("73", 0.6, None))  # an older card: no share to compare with
+
+    def value(name: str, version: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {"version": version})
+
+    assert [value("juice_model_info", v) for v in ("71", "72", "73")] == [0, 0, 1]
+    assert value("juice_model_expected_buy_share", "71") == 0.12
+    assert value("juice_model_expected_buy_share", "72") == 0.05
+    assert value("juice_model_expected_buy_share", "73") is None
