@@ -42,7 +42,7 @@ system:  ## install the Debian packages the product and its tests need (once)
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-run: install  ## get data, build + validate + version the dataset, train, then serve the API and the app (Ctrl+C stops)
+run: install system  ## get data, build + validate + version the dataset, train, then serve the API and the app (Ctrl+C stops)
 	$(RUN) juice ingest
 	$(RUN) juice build-dataset
 	$(RUN) juice train

@@ -385,6 +385,8 @@ def deployments(
     drift-check on demand; ingest and drift-check on their schedules (JUICE_*_CRON)."""
     settings = _settings()
     os.environ.setdefault("PREFECT_API_URL", settings.prefect_api_url)
+    # The stack runs a Pushgateway: the scheduled drift checks push their verdicts to it.
+    os.environ.setdefault("JUICE_PUSHGATEWAY_URL", settings.pushgateway_local_url)
     _wait_for(f"{os.environ['PREFECT_API_URL']}/health", wait)
     from deployments.flows import serve_deployments
 
@@ -405,6 +407,31 @@ def _wait_for(url: str, seconds: float) -> None:
         if time.monotonic() > deadline:
             raise JuiceError(f"nothing answered at {url} within {seconds:.0f} s")
         time.sleep(1)
+
+
+MONITORS = ("prometheus", "alertmanager", "pushgateway", "alerts")
+
+
+@app.command()
+def monitor(
+    service: Annotated[str, typer.Argument(help=" | ".join(MONITORS))],
+) -> None:
+    """Run one part of the monitoring (foreground): Prometheus, Alertmanager, the
+    Pushgateway (configurations written into the workspace first), or the alert receiver."""
+    if service not in MONITORS:
+        raise JuiceError(f"unknown monitoring service {service!r}; choose {', '.join(MONITORS)}")
+    settings = _settings()
+    if service == "alerts":
+        from juice.adapters.alert_receiver import serve_alert_receiver
+
+        print(f"alert receiver on http://127.0.0.1:{settings.alert_receiver_port}", flush=True)
+        serve_alert_receiver(settings)
+        return
+    from juice.monitoring import prometheus
+
+    prometheus.write_monitoring_configs(settings)
+    command = prometheus.COMMANDS[service](settings)
+    os.execv(command[0], command)  # the process manager's signals reach the server itself
 
 
 @app.command()

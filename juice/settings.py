@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         return [entry.strip() for entry in users.split(",") if entry.strip()]
 
     @cached_property
+    def pushgateway_local_url(self) -> str:
+        """The Pushgateway `make run` starts on this machine."""
+        return f"http://127.0.0.1:{self.pushgateway_port}"
+
+    @cached_property
     def prefect_api_url(self) -> str:
         """The Prefect server `make run` starts on this machine."""
         return f"http://127.0.0.1:{self.prefect_port}/api"

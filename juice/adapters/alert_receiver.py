@@ -57,13 +57,9 @@ def _error(status: int, reason: str) -> JSONResponse:
     return JSONResponse({"error": reason}, status_code=status)
 
 
-def main() -> None:  # pragma: no cover - runs a server; tests/e2e/test_monitoring.py starts it
+def serve_alert_receiver(settings: Settings) -> None:  # pragma: no cover - a server, e2e
+    """Runs the receiver on JUICE_ALERT_RECEIVER_PORT until stopped."""
     import uvicorn
 
-    settings = Settings()
     app = alert_receiver(settings.workspace.alert_log)
     uvicorn.run(app, host=LOOPBACK, port=settings.alert_receiver_port, log_level="warning")
-
-
-if __name__ == "__main__":  # pragma: no cover - see main
-    main()

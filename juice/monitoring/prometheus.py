@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from string import Template
@@ -59,7 +58,7 @@ def render_prometheus_config(settings: Settings, intervals: Intervals | None = N
     intervals = intervals or Intervals()
     service = _endpoint(settings.service_url, "JUICE_API_URL")
     pushgateway = _endpoint(
-        settings.pushgateway_url or f"http://{LOOPBACK}:{settings.pushgateway_port}",
+        settings.pushgateway_url or settings.pushgateway_local_url,
         "JUICE_PUSHGATEWAY_URL",
     )
     return _render(
@@ -137,22 +136,6 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> None:
-    """`python -m juice.monitoring.prometheus prometheus|alertmanager|pushgateway`:
-    writes the configurations, then becomes that server (exec: a process manager's
-    signals reach it directly, and it stops like any server)."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or args[0] not in COMMANDS:
-        sys.exit(f"usage: python -m juice.monitoring.prometheus {'|'.join(COMMANDS)}")
-    try:
-        settings = Settings()
-        write_monitoring_configs(settings)
-        command = COMMANDS[args[0]](settings)
-    except JuiceError as error:
-        sys.exit(f"{args[0]}: {error}")
-    os.execv(command[0], command)
-
-
 @dataclass(frozen=True)
 class _Endpoint:
     scheme: str
@@ -190,7 +173,3 @@ def _executable(*names: str) -> str:
         if found := shutil.which(name):
             return found
     raise JuiceError(f"{names[0]} is not installed: `make system` installs it")
-
-
-if __name__ == "__main__":  # pragma: no cover - exec; its parts are tested, e2e runs them
-    main()

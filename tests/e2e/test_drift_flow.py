@@ -4,7 +4,6 @@ champion's own training data against newly landed exports."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 
 import httpx
@@ -13,22 +12,20 @@ from commands import assert_one_line_error, juice
 from factories import export, land
 
 from juice.adapters.processes import free_port, http_server
+from juice.monitoring.prometheus import pushgateway_command
 from juice.registry.store import CHECKS_EXPERIMENT, Registry
+from juice.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
-PUSHGATEWAY = shutil.which("prometheus-pushgateway")
-
 
 @pytest.fixture(scope="module")
-def pushgateway() -> Iterator[str]:
-    """A real Pushgateway on loopback."""
-    if PUSHGATEWAY is None:
-        pytest.fail("prometheus-pushgateway is missing: `make system` installs it")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}"]
-    with http_server(command, f"{url}/-/ready"):
+def pushgateway(tmp_path_factory) -> Iterator[str]:
+    """A real Pushgateway on loopback, its data in its own workspace (Debian's default
+    file is shared by every Pushgateway on the machine)."""
+    settings = Settings(home=tmp_path_factory.mktemp("pushgateway"), pushgateway_port=free_port())
+    url = f"http://127.0.0.1:{settings.pushgateway_port}"
+    with http_server(pushgateway_command(settings), f"{url}/-/ready"):
         yield url
 
 

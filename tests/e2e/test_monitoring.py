@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -76,7 +77,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                         alertmanager_port=port["alertmanager"],
                         alert_receiver_port=port["receiver"])  # fmt: skip
     write_monitoring_configs(settings, FAST)
-    receiver = [sys.executable, "-m", "juice.adapters.alert_receiver"]
+    receiver = [str(Path(sys.executable).parent / "juice"), "monitor", "alerts"]
     receiver_env = {"JUICE_HOME": str(home), "JUICE_ALERT_RECEIVER_PORT": str(port["receiver"])}
     with ExitStack() as servers:  # stopped in reverse order, whatever fails
         for command, ready, env in [

@@ -14,7 +14,6 @@ from starlette.testclient import TestClient
 
 from juice.adapters.alert_receiver import alert_receiver
 from juice.errors import JuiceError
-from juice.monitoring import prometheus
 from juice.monitoring.alerts import read_alert_log
 from juice.monitoring.prometheus import (
     RULES,
@@ -154,20 +153,6 @@ def test_the_commands_run_on_loopback_with_the_workspace_files(written):
     command = pushgateway_command(written)
     assert "--web.listen-address=127.0.0.1:9191" in command
     assert f"--persistence.file={workspace.pushgateway_data}" in command  # not Debian's shared one
-
-
-def test_main_writes_the_configs_then_becomes_the_server(tmp_path, monkeypatch):
-    monkeypatch.setenv("JUICE_HOME", str(tmp_path))
-    monkeypatch.setenv("JUICE_ALERTMANAGER_PORT", "9293")
-    became: list[list[str]] = []
-    monkeypatch.setattr(prometheus.os, "execv", lambda path, args: became.append(args))
-    prometheus.main(["alertmanager"])
-    [command] = became
-    assert "--web.listen-address=127.0.0.1:9293" in command
-    assert (tmp_path / "monitoring" / "prometheus.yml").exists()
-    assert "127.0.0.1:9293" in (tmp_path / "monitoring" / "prometheus.yml").read_text()
-    with pytest.raises(SystemExit, match="usage"):
-        prometheus.main(["grafana"])
 
 
 def notification(*alerts: dict) -> dict:
