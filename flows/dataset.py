@@ -48,7 +48,7 @@ def build_dataset(sources: list[str] | None = None, versioned: bool = True) -> d
     # Ingest
     if sources:
         land(sources, settings)
-    exports = dataset.landed_exports(settings)
+    exports = dataset.landed_exports(settings, params.recent_exports)
     # Parse, quarantine and validate each export
     staging = settings.workspace.staging / uuid.uuid4().hex
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -50,9 +51,6 @@ def report(settings: Settings, check: DriftCheck) -> list[str]:
 def drift_check(current: str | None = None, retrain: bool = True) -> DriftOutcome:
     """Tests the newest visits against the champion's training data; on drift (and with
     `retrain`), rebuilds the dataset and trains a challenger for the gate."""
-    from flows.dataset import build_dataset
-    from flows.training import train
-
     settings = Settings()
     # Test the window against the champion's own training data
     check = test_window(settings, current)
@@ -60,10 +58,35 @@ def drift_check(current: str | None = None, retrain: bool = True) -> DriftOutcom
     check = replace(check, warnings=report(settings, check))
     champion = check.model_version
     if not check.report.drift:
-        return DriftOutcome(check, False, False, champion, "no drift: nothing to do")
-    if not retrain:
-        return DriftOutcome(check, False, False, champion, "drift: reported only (--no-retrain)")
-    # On drift: rebuild the dataset with the new exports, train, and let the gate decide
+        outcome = DriftOutcome(check, False, False, champion, "no drift: nothing to do")
+    elif not retrain:
+        outcome = DriftOutcome(check, False, False, champion, "drift: reported only (--no-retrain)")
+    else:
+        # On drift: rebuild, retrain, the gate; the live service switches or is rolled back
+        outcome = act_on_drift(settings, check)
+    # Keep what followed with the verdict
+    return record(outcome)
+
+
+@task(cache_policy=NO_CACHE)
+def record(outcome: DriftOutcome) -> DriftOutcome:
+    """What followed the verdict, kept with it: the report file and a Prefect artifact."""
+    report = outcome.check.report_file
+    report.write_text(json.dumps(outcome.to_dict(), indent=2, allow_nan=False) + "\n")
+    lines = [f"# {outcome.action}", "", f"Champion now: v{outcome.model_version}."]
+    if outcome.smoke_test:
+        lines.append(f"Smoke test of the live service: {outcome.smoke_test}.")
+    create_markdown_artifact("\n".join(lines), key="drift-action")
+    return outcome
+
+
+def act_on_drift(settings: Settings, check: DriftCheck) -> DriftOutcome:
+    """Rebuilds the dataset, trains a challenger; if the gate promotes it, verifies that
+    the live service serves it, or rolls back."""
+    from flows.dataset import build_dataset
+    from flows.training import train
+
+    champion = check.model_version
     settings.workspace.work.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(settings.workspace.lock("retrain"), timeout=0):

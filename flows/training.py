@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import polars as pl
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from juice.data import versioning
 from juice.data.snapshots import DatasetSnapshot, snapshot_dataset
 from juice.model.card import ModelCard
+from juice.model.evaluation import SUMMARY_METRICS
 from juice.model.training import TrainedModel, TrainingOutcome, train_model, write_outcome
+from juice.monitoring.pushgateway import push_training
 from juice.params import TrainParams, load_params
 from juice.registry import gate
 from juice.registry.gate import GateDecision
@@ -80,4 +82,15 @@ def train() -> TrainingOutcome:
         dataset_version=dataset_version,
     )
     write_outcome(outcome, settings)
+    if settings.pushgateway_url:
+        push(settings.pushgateway_url, outcome)
     return outcome
+
+
+@task(cache_policy=NO_CACHE)
+def push(url: str, outcome: TrainingOutcome) -> None:
+    try:
+        push_training(url, outcome.model_version, outcome.promoted, outcome.champion,
+                      {key: outcome.metrics[key] for key in SUMMARY_METRICS})  # fmt: skip
+    except OSError as error:  # a training stands whether or not a dashboard hears of it
+        get_run_logger().warning(str(error))

@@ -58,6 +58,9 @@ class ValidationParams(_Frozen):
 
 class BuildDatasetParams(_Frozen):
     max_seconds: int = Field(DEFAULT_MAX_SECONDS, ge=1)
+    # The retraining policy: the dataset holds the N most recently landed exports (None:
+    # every export), so a model retrained after drift learns the present.
+    recent_exports: int | None = Field(None, ge=1)
     validation: ValidationParams = ValidationParams()
 
 

@@ -1,7 +1,8 @@
 """Build the training dataset from the landing zone: parse, quarantine, validate, publish.
 
-The build is a pure function of the landed exports and the parameters, so DVC can
-rebuild it: every run reprocesses every export and swaps in the new dataset whole.
+The build is a pure function of the landed exports (in landing order) and the
+parameters, so DVC can rebuild it: every run reprocesses every export it keeps and
+swaps in the new dataset whole.
 """
 
 from __future__ import annotations
@@ -55,10 +56,16 @@ class BuildSummary:
 NO_EXPORT = "the landing zone holds no export: run `juice ingest` first"
 
 
-def landed_exports(settings: Settings) -> list[Path]:
-    """Every export in the landing zone, oldest name first."""
+def landed_exports(settings: Settings, recent: int | None = None) -> list[Path]:
+    """The exports in the landing zone in landing order (landed files are read-only, so
+    their modification time is when they landed), only the `recent` last if given."""
     landing = settings.workspace.landing
-    return sorted(landing.glob("*.csv")) if landing.is_dir() else []
+    exports = sorted(landing.glob("*.csv"), key=_landed_at) if landing.is_dir() else []
+    return exports[-recent:] if recent else exports
+
+
+def _landed_at(path: Path) -> tuple[float, str]:
+    return path.stat().st_mtime, path.name
 
 
 def parse_landed(export: Path, staging: Path, params: BuildDatasetParams) -> ParseResult:

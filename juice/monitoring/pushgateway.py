@@ -1,4 +1,4 @@
-"""A drift check's verdict pushed to the Prometheus Pushgateway, for dashboards and alerts."""
+"""Verdicts of the flows (drift checks, trainings) pushed to the Prometheus Pushgateway."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 from juice.monitoring.drift import DriftReport
 
 JOB = "juice_drift_check"
+TRAINING_JOB = "juice_train"
 
 
 def push_drift(url: str, report: DriftReport, model_version: str, timeout: float = 5.0) -> None:
@@ -38,5 +39,35 @@ def push_drift(url: str, report: DriftReport, model_version: str, timeout: float
     ).set(time.time())
     try:
         push_to_gateway(url, job=JOB, registry=registry, timeout=timeout)
+    except Exception as error:  # urllib raises URLError, HTTPError, timeouts: all one cause
+        raise OSError(f"could not push to the Pushgateway at {url}: {error}") from error
+
+
+def push_training(
+    url: str, version: str, promoted: bool, champion: str | None, metrics: dict[str, float],
+    timeout: float = 5.0,
+) -> None:  # fmt: skip
+    """Pushes a training's test metrics, whether it was promoted, the champion after it and
+    `juice_training_last_success_timestamp_seconds` (job `juice_train`).
+
+    Raises:
+        OSError: the Pushgateway is unreachable or refused the push.
+    """
+    from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
+
+    registry = CollectorRegistry()
+    tested = Gauge("juice_training_test_metric", "The last trained model's test metrics",
+                   ["metric", "version"], registry=registry)  # fmt: skip
+    for name, value in metrics.items():
+        tested.labels(name, version).set(value)
+    Gauge("juice_training_promoted", "1 if the last training was promoted",
+          registry=registry).set(promoted)  # fmt: skip
+    if champion is not None:
+        Gauge("juice_champion_version", "The champion after the last training", ["version"],
+              registry=registry).labels(champion).set(1)  # fmt: skip
+    Gauge("juice_training_last_success_timestamp_seconds", "When a training last completed",
+          registry=registry).set(time.time())  # fmt: skip
+    try:
+        push_to_gateway(url, job=TRAINING_JOB, registry=registry, timeout=timeout)
     except Exception as error:  # urllib raises URLError, HTTPError, timeouts: all one cause
         raise OSError(f"could not push to the Pushgateway at {url}: {error}") from error

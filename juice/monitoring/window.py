@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from juice.data.dataset import landed_exports
 from juice.data.parsing import parse_export
 from juice.schema import DATASET_SCHEMA
 from juice.settings import Settings
@@ -26,9 +27,7 @@ class Window:
 def new_exports(settings: Settings, known: list[str]) -> list[Path]:
     """Landed exports not among `known` (the champion's training data), oldest landing
     first."""
-    landing = settings.workspace.landing
-    exports = [path for path in landing.glob("*.csv") if path.name not in set(known)]
-    return sorted(exports, key=lambda path: (path.stat().st_mtime, path.name))
+    return [path for path in landed_exports(settings) if path.name not in set(known)]
 
 
 def read_window(paths: list[Path], max_seconds: int) -> Window:

@@ -108,3 +108,32 @@ def test_the_command_line_prints_the_report_and_fails_clearly(trained, tmp_path,
 
 def test_no_champion_is_a_clear_error(workspace):
     assert_one_line_error(juice("drift-check"), "no champion")
+
+
+def test_two_checks_never_retrain_at_once_and_the_outcome_is_kept(trained, tmp_path):
+    from filelock import FileLock
+
+    from flows.drift import drift_check
+
+    land(trained, tmp_path, "concept", 2000, seed=7, scenario="concept")
+    trained.workspace.work.mkdir(parents=True, exist_ok=True)
+    with FileLock(trained.workspace.lock("retrain")):  # another check is retraining
+        outcome = drift_check()
+    assert outcome.check.report.drift
+    assert not outcome.retrained
+    assert outcome.action == "drift: another check is retraining"
+    saved = json.loads(outcome.check.report_file.read_text())
+    assert saved["action"] == outcome.action
+    assert saved["retrained"] is False
+    assert saved["model_version"] == "1"
+
+
+def test_a_training_pushes_its_metrics(trained, pushgateway, monkeypatch):
+    from flows.training import train
+
+    monkeypatch.setenv("JUICE_PUSHGATEWAY_URL", pushgateway)
+    outcome = train()
+    metrics = httpx.get(f"{pushgateway}/metrics").text
+    assert "juice_training_last_success_timestamp_seconds{" in metrics
+    labels = f'job="juice_train",metric="roc_auc",version="{outcome.model_version}"'
+    assert f'juice_training_test_metric{{instance="",{labels}}}' in metrics
