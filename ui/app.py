@@ -37,6 +37,9 @@ from ui.text import (
 
 TITLE = "PolJuice: who will buy?"
 DEFAULT_VISITORS = 10_000
+# The card's refresh and the targeting controls run one at a time, in the order they
+# were asked for: a refresh still on its way must not undo the plan chosen after it.
+IN_ORDER: dict[str, Any] = {"concurrency_id": "card-and-plan", "concurrency_limit": 1}
 MAX_VISITORS = 10**9  # beyond any campaign; figures past it read as nonsense
 RETRAIN = (
     "This model was trained before targeting tables existed: retrain it (`juice train`) "
@@ -70,7 +73,8 @@ def build_app(client: ServiceClient) -> gr.Blocks:
         # The card is read again on opening either tab that shows it: a service that was down,
         # or a newly promoted model, shows up there.
         for trigger in (app.load, targeting_tab.select, model_tab.select):
-            trigger(refresh, [targeting.card, targeting.plan], outputs, show_progress="hidden")
+            trigger(refresh, [targeting.card, targeting.plan], outputs, show_progress="hidden",
+                    **IN_ORDER)  # fmt: skip
     return app
 
 
@@ -259,11 +263,11 @@ def _targeting_tab(client: ServiceClient) -> TargetingTab:
     outputs = [card, plan, message, summary, chart]
     moves = partial(_plan, client)
     threshold.input(partial(moves, "threshold"), [card, threshold, visitors], [*outputs, reach],
-                    show_progress="hidden")  # fmt: skip
+                    show_progress="hidden", **IN_ORDER)  # fmt: skip
     reach.input(partial(moves, "reach"), [card, reach, visitors], [*outputs, threshold],
-                show_progress="hidden")  # fmt: skip
+                show_progress="hidden", **IN_ORDER)  # fmt: skip
     visitors.input(partial(moves, "visitors"), [card, threshold, visitors], [*outputs, reach],
-                   show_progress="hidden")  # fmt: skip
+                   show_progress="hidden", **IN_ORDER)  # fmt: skip
     return TargetingTab(card, plan, message, threshold, reach, visitors, summary, chart)
 
 

@@ -27,6 +27,7 @@ from ui.client import ServiceClient
 from ui.form import ad_groups
 
 pytestmark = pytest.mark.e2e
+expect.set_options(timeout=15_000)  # a loaded CI machine can take seconds per update
 
 SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
 
