@@ -39,10 +39,11 @@ def main() -> None:
     parser.add_argument("--score-rows", type=int, default=1_000_000)
     args = parser.parse_args()
     params = load_params(PROJECT_PARAMS).train
-    combos = sum(np.prod([len(v) for v in sub.values()]) for sub in params.search.grid)
-    print(f"grid: {combos} pipelines x {params.search.cv_folds} folds, beta {params.beta}")
+    from juice.model.training import param_grid, train_model
 
-    from juice.model.training import train_model
+    grid = param_grid(params.search.grid)
+    combos = sum(np.prod([len(values) for values in sub.values()]) for sub in grid)
+    print(f"grid: {combos} pipelines x {params.search.cv_folds} folds, beta {params.beta}")
 
     fresh = simulate(FRESH_ROWS, seed=10_001)
     y = fresh["purchased"].to_numpy()
