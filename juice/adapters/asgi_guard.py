@@ -65,10 +65,11 @@ class Guard:
     async def _guard(self, scope: dict, receive: Any, send: Any) -> None:
         request = Request(scope, receive)
         expected = self.routes[scope["path"]]
-        given = request.headers.get("authorization", "").encode()
-        if self.token and not hmac.compare_digest(given, f"Bearer {self.token}".encode()):
+        if self.token and not _bearer_matches(request.headers.get("authorization", ""), self.token):
             rule = "a valid `Authorization: Bearer <token>` header is required"
-            await client_error(401, "authorization", rule)(scope, receive, send)
+            refused = client_error(401, "authorization", rule)
+            refused.headers["WWW-Authenticate"] = 'Bearer realm="poljuice"'
+            await refused(scope, receive, send)
             return
         if expected is None:
             if scope["method"] in ("GET", "POST"):
@@ -81,8 +82,9 @@ class Guard:
                 receive = _replay(b"{}")
             await self.app(scope, receive, send)
             return
-        if scope["method"] == "POST" and not request.headers.get("content-type", "").startswith(
-            expected
+        if (
+            scope["method"] == "POST"
+            and _media_type(request.headers.get("content-type")) != expected
         ):
             await client_error(415, "content-type", f"must be {expected}")(scope, receive, send)
             return
@@ -156,6 +158,21 @@ class Guard:
             return
         document = complete_openapi(json.loads(b"".join(parts)), self.routes)
         await JSONResponse(document)(scope, receive, send)
+
+
+def _bearer_matches(header: str, token: str) -> bool:
+    """`Bearer <token>` with the scheme in any case (RFC 9110); the token's bytes as sent
+    (headers arrive decoded as Latin-1) against its UTF-8 bytes, in constant time."""
+    scheme, _, given = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode("latin-1"), token.encode())
+
+
+def _media_type(content_type: str | None) -> str:
+    """`multipart/form-data; boundary=x` -> `multipart/form-data`: the type alone, in lower
+    case (parameters such as charset or boundary allowed, prefixes like jsonx not)."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
 
 
 def _replay(body: bytes) -> Any:

@@ -341,6 +341,9 @@ def test_the_token_guards_prediction_and_model_routes(bento):
     assert httpx.post(f"{url}/predict_csv", files={"file": ("e.csv", b"")}).status_code == 401
     assert httpx.post(f"{url}/predict", json=body, headers=TOKEN).status_code == 200
     assert httpx.post(f"{url}/explain", json=body, headers=TOKEN).status_code == 200
+    lower = {"Authorization": "bearer s3cret"}  # the scheme is case-insensitive
+    assert httpx.post(f"{url}/predict", json=body, headers=lower).status_code == 200
+    assert httpx.get(f"{url}/model").headers["www-authenticate"].startswith("Bearer")
     assert httpx.get(f"{url}/model", headers=TOKEN).status_code == 200
     assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
     assert httpx.get(f"{url}/metrics").status_code == 200

@@ -35,6 +35,35 @@ def test_the_token_is_required_on_guarded_routes(client):
     assert client.post("/j", json={}, headers=AUTH).status_code == 200
 
 
+def test_the_bearer_scheme_is_case_insensitive_and_a_refusal_says_how(client):
+    refused = client.post("/j", json={})
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+    for header in ("bearer t", "BEARER t", "Bearer  t "):
+        assert client.post("/j", json={}, headers={"Authorization": header}).status_code == 200
+    for header in ("Basic t", "Bearer", "Bearert", "t"):
+        assert client.post("/j", json={}, headers={"Authorization": header}).status_code == 401
+
+
+def test_a_non_ascii_token_is_compared_as_its_utf8_bytes():
+    from juice.adapters.asgi_guard import _bearer_matches
+
+    # Header values reach the app decoded as Latin-1, whatever bytes were sent.
+    sent_as_utf8 = "Bearer " + "sécret".encode().decode("latin-1")
+    sent_as_latin1 = "Bearer sécret"
+    assert _bearer_matches(sent_as_utf8, "sécret")
+    assert not _bearer_matches(sent_as_latin1, "sécret")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [("application/json", 200), ("Application/JSON; charset=utf-8", 200),
+     ("application/jsonx", 415), ("application/json-patch+json", 415), ("", 415)],
+)  # fmt: skip
+def test_the_media_type_must_match_exactly(client, content_type, status):
+    headers = AUTH | {"content-type": content_type}
+    assert client.post("/j", content=b"{}", headers=headers).status_code == status
+
+
 def test_an_upload_within_the_limit_reaches_the_app_whole(client):
     response = client.post("/up", files={"file": ("e.csv", b"x" * 500)}, headers=AUTH)
     assert response.status_code == 200
