@@ -10,10 +10,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from factories import export, write_params
 
-from juice.adapters.processes import free_port, http_server
+from juice.adapters.processes import bento_server, free_port, http_server
+from juice.registry.store import Registry
 from juice.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +48,9 @@ def stack(tmp_path_factory) -> Iterator[tuple[dict[str, str], str]]:
     run(env, "train")
     api = f"http://127.0.0.1:{port}/api"
     server = http_server([JUICE, "prefect-server"], f"{api}/health", env, timeout=180)
-    with server:
+    service, url = bento_server("service:PolJuice", home, JUICE_RELOAD_SECONDS="0.5")
+    env["JUICE_API_URL"] = url  # where the drift loop's smoke test finds the live service
+    with server, service:
         served = subprocess.Popen(
             [JUICE, "deployments"], env=env, start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -111,6 +115,32 @@ def test_a_run_on_demand_and_a_command_line_run_reach_the_server(stack):
     assert "INSUFFICIENT-DATA" in done.stdout
     new = [run for run in flow_runs(api) if run.id not in before]
     assert [run.name for run in new if run.state.is_completed()]
+
+
+def test_a_drifted_export_is_retrained_on_and_the_live_service_switches(stack, tmp_path):
+    env, api = stack
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    drifted = export(tmp_path / "concept.csv", rows=2500, seed=6, scenario="concept")
+    run(env, "ingest", str(drifted))
+    with temporary_settings({PREFECT_API_URL: api}):
+        triggered = run_deployment("drift-check/on-demand", timeout=300)
+    assert triggered.state.is_completed(), triggered.state
+    # The check (or a scheduled one that took the retraining lock first) promoted a
+    # challenger, and the live service answers with it.
+    home = Settings(home=Path(env["JUICE_HOME"]))
+    champion = Registry(home).champion_version()
+    assert champion is not None
+    assert int(champion) > 1
+    log = home.workspace.registry_log.read_text().splitlines()
+    assert '"by": "gate"' in log[-1]
+    assert not any("rollback" in line for line in log)
+    card = httpx.get(f"{env['JUICE_API_URL']}/model").json()
+    assert card["version"] == champion
+    visit = {"visits": [{"sex": "F", "age": 30, "mango": 40}]}
+    answer = httpx.post(f"{env['JUICE_API_URL']}/predict", json=visit).json()
+    assert answer[0]["model_version"] == champion
 
 
 def test_the_scheduled_drift_check_runs_by_itself(stack):
