@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,8 @@ class DriftOutcome:
     smoke_test: str | None = None  # after a promotion: what the live service showed
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.check.to_dict(), **{k: v for k, v in asdict(self).items() if k != "check"}}
+        after = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "check"}
+        return {**self.check.to_dict(), **after}
 
 
 @task(cache_policy=NO_CACHE)
@@ -109,8 +110,9 @@ def act_on_drift(settings: Settings, check: DriftCheck) -> DriftOutcome:
 
 @task(cache_policy=NO_CACHE)
 def verify(settings: Settings, version: str) -> SmokeTest:
-    token = settings.api_token.get_secret_value() if settings.api_token else None
-    return smoke_test(settings.service_url, version, token, wait_seconds=settings.smoke_seconds)
+    return smoke_test(
+        settings.service_url, version, settings.token, wait_seconds=settings.smoke_seconds
+    )
 
 
 @task(cache_policy=NO_CACHE)

@@ -353,13 +353,12 @@ def ui(
     scratch.mkdir(parents=True, exist_ok=True)
     os.environ["GRADIO_TEMP_DIR"] = os.environ["TMPDIR"] = str(scratch)
     tempfile.tempdir = str(scratch)
-    token = settings.api_token.get_secret_value() if settings.api_token else None
     print(f"marketers' app on http://{host}:{port} over the service at {settings.service_url}")
     print("(Ctrl+C stops)", flush=True)
     from ui.app import serve_ui
 
     try:
-        serve_ui(settings.service_url, token, host, port, users)
+        serve_ui(settings.service_url, settings.token, host, port, users)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     def workspace(self) -> Workspace:
         return Workspace(self.home)
 
+    @property
+    def token(self) -> str | None:
+        """The API token as text, or None: no token (an empty one was refused)."""
+        return self.api_token.get_secret_value() if self.api_token else None
+
     @cached_property
     def service_url(self) -> str:
         """The BentoML service's base URL: JUICE_API_URL, or this machine's API port."""

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from juice.monitoring.drift import DriftReport
+
+if TYPE_CHECKING:  # imported where a push happens: prometheus_client is not needed before
+    from prometheus_client import CollectorRegistry
 
 JOB = "juice_drift_check"
 TRAINING_JOB = "juice_train"
@@ -17,7 +21,7 @@ def push_drift(url: str, report: DriftReport, model_version: str, timeout: float
     Raises:
         OSError: the Pushgateway is unreachable or refused the push.
     """
-    from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
+    from prometheus_client import CollectorRegistry, Gauge
 
     registry = CollectorRegistry()
 
@@ -37,10 +41,7 @@ def push_drift(url: str, report: DriftReport, model_version: str, timeout: float
     gauge(
         "juice_drift_check_last_success_timestamp_seconds", "When a drift check last completed"
     ).set(time.time())
-    try:
-        push_to_gateway(url, job=JOB, registry=registry, timeout=timeout)
-    except Exception as error:  # urllib raises URLError, HTTPError, timeouts: all one cause
-        raise OSError(f"could not push to the Pushgateway at {url}: {error}") from error
+    _push(url, JOB, registry, timeout)
 
 
 def push_training(
@@ -53,7 +54,7 @@ def push_training(
     Raises:
         OSError: the Pushgateway is unreachable or refused the push.
     """
-    from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
+    from prometheus_client import CollectorRegistry, Gauge
 
     registry = CollectorRegistry()
     tested = Gauge("juice_training_test_metric", "The last trained model's test metrics",
@@ -67,7 +68,14 @@ def push_training(
               registry=registry).labels(champion).set(1)  # fmt: skip
     Gauge("juice_training_last_success_timestamp_seconds", "When a training last completed",
           registry=registry).set(time.time())  # fmt: skip
+    _push(url, TRAINING_JOB, registry, timeout)
+
+
+def _push(url: str, job: str, registry: CollectorRegistry, timeout: float) -> None:
+    """Replaces the job's group on the Pushgateway; any failure is one OSError."""
+    from prometheus_client import push_to_gateway
+
     try:
-        push_to_gateway(url, job=TRAINING_JOB, registry=registry, timeout=timeout)
+        push_to_gateway(url, job=job, registry=registry, timeout=timeout)
     except Exception as error:  # urllib raises URLError, HTTPError, timeouts: all one cause
         raise OSError(f"could not push to the Pushgateway at {url}: {error}") from error

@@ -27,7 +27,8 @@ class Window:
 def new_exports(settings: Settings, known: list[str]) -> list[Path]:
     """Landed exports not among `known` (the champion's training data), oldest landing
     first."""
-    return [path for path in landed_exports(settings) if path.name not in set(known)]
+    seen = set(known)
+    return [path for path in landed_exports(settings) if path.name not in seen]
 
 
 def read_window(paths: list[Path], max_seconds: int) -> Window:

@@ -25,5 +25,5 @@ class ServiceConfig:
             settings=settings,
             workers=settings.api_workers,
             max_seconds=load_params(settings.workspace.params_file).build_dataset.max_seconds,
-            token=settings.api_token.get_secret_value() if settings.api_token else None,
+            token=settings.token,
         )
