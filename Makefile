@@ -69,6 +69,7 @@ bench: install  ## benchmarks (print figures; several minutes)
 	$(RUN) python benchmarks/etl.py
 	$(RUN) python benchmarks/training.py
 	$(RUN) python benchmarks/serving.py
+	$(RUN) python benchmarks/overload.py
 	$(RUN) python benchmarks/drift.py
 
 clean:  ## remove the workspace state (keeps landed exports' DVC remote)

@@ -1,27 +1,32 @@
 """BentoML service: the champion model over HTTP. Thin: the logic lives in `juice`.
 
-Routes: POST /predict (JSON, adaptive batching), POST /explain (the same, with log-odds
-contributions), POST /predict_csv (multipart `file`, option `broken_lines`),
+Routes: POST /predict (JSON), POST /explain (the same, with log-odds contributions),
+POST /predict_csv (multipart `file`, option `broken_lines`; a Starlette route, streamed),
 GET|POST /model (the model card), and BentoML's /metrics, /healthz, /readyz, /docs.json.
 """
 
 from __future__ import annotations
 
+import inspect
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
+import anyio.to_thread
 import bentoml
-from bentoml.validators import ContentType
-from pydantic import Field
-from starlette.responses import Response
+import numpy as np
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
 
-from juice.adapters.asgi_guard import JSON, MULTIPART, Guard, client_error
-from juice.adapters.bento import PREDICT_API, packed_champion
+from juice.adapters.asgi_guard import JSON, MULTIPART, BodyRefused, Guard, error_response
+from juice.adapters.bento import PREDICT_API, packed_champion, strict_input
+from juice.adapters.upload import Upload, file_chunks, receive_upload, upload_openapi
 from juice.data.parsing import ParseError
-from juice.model.scoring import score_upload, write_scored
+from juice.model.scoring import score_file
 from juice.registry.store import Registry
-from juice.schema import PROBABILITY, WILL_BUY
 from juice.serving.api import (
     Explanation,
     Prediction,
@@ -38,8 +43,32 @@ from juice.serving.predictionlog import PredictionLog
 
 CONFIG = ServiceConfig.read()  # all the decorators below need, read once
 Visits = visits_type(CONFIG.max_seconds)
+VisitsInput = strict_input(Visits)  # {"visits": [...]} and no other key
+CSV = "text/csv"
+BROKEN_LINES = "broken_lines"
+UPLOAD_CHOICES = {BROKEN_LINES: ("refuse", "skip")}
 
 
+async def predict_csv(request: Request) -> Response:
+    """An export (header and label optional) in; its rows with probability,will_buy out.
+    Broken lines refuse the file, or with `broken_lines=skip` are listed in the
+    `X-Rejected-Lines` header (JSON [line, reason] pairs, the first 50) and counted in
+    `X-Rows-Rejected`, while the good rows are scored. The upload streams to disk and is
+    scored in chunks, so a worker's memory stays bounded whatever the file's size."""
+    service = bentoml.get_current_service()
+    with tempfile.TemporaryDirectory(prefix="juice-upload-") as folder:
+        try:
+            upload = await receive_upload(request, Path(folder), UPLOAD_CHOICES)
+        except BodyRefused as refused:  # a mounted app answers any exception with a 500
+            return refused.response
+        output = Path(folder) / "scored.csv"
+        return await anyio.to_thread.run_sync(service.score_csv, upload, output)
+
+
+UPLOADS = Starlette(routes=[Route("/predict_csv", predict_csv, methods=["POST"])])
+
+
+@bentoml.asgi_app(UPLOADS, path="/")
 @bentoml.service(name="poljuice", workers=CONFIG.workers, traffic={"timeout": 60})
 class PolJuice:
     """Scores shop visits with the champion: the registry's, followed as it changes, or
@@ -64,8 +93,8 @@ class PolJuice:
     def __is_ready__(self) -> bool:
         return self.champion.ready
 
-    @bentoml.api(**PREDICT_API)
-    def predict(
+    @bentoml.api(input_spec=VisitsInput, **PREDICT_API)
+    async def predict(
         self,
         visits: Visits,  # type: ignore[valid-type]
     ) -> list[Prediction]:
@@ -78,8 +107,8 @@ class PolJuice:
         self.log.record(matrix, probability, decision, model.card.version)
         return predictions(probability, decision, model.card.threshold, model.card.version)
 
-    @bentoml.api(route="/explain")
-    def explain(
+    @bentoml.api(route="/explain", input_spec=VisitsInput)
+    async def explain(
         self,
         visits: Visits,  # type: ignore[valid-type]
     ) -> list[Explanation]:
@@ -95,53 +124,38 @@ class PolJuice:
         explainer = model.explainer
         return explanations(answers, explainer.baseline, explainer.contributions(matrix))
 
-    @bentoml.api(route="/predict_csv")
-    def predict_csv(
-        self,
-        file: Path,
-        broken_lines: Annotated[
-            Literal["refuse", "skip"],
-            Field(description="refuse: a 400 listing them; skip: score the good rows"),
-        ] = "refuse",
-    ) -> Annotated[str, ContentType("text/csv")]:
-        """An export (header and label optional) in; its rows with probability,will_buy out.
-        Broken lines refuse the file, or with `broken_lines=skip` are listed in the
-        `X-Rejected-Lines` header (JSON [line, reason] pairs, the first 50) and counted
-        in `X-Rows-Rejected`, while the good rows are scored."""
+    def score_csv(self, upload: Upload, output: Path) -> Response:
+        """Scores an uploaded export into `output`, chunk by chunk; the answer (see
+        `predict_csv`), or a 400 listing the lines that break the format."""
         model = self.champion.current
-        skip = broken_lines == "skip"
+        skip = upload.options[BROKEN_LINES] == "skip"
+
+        def observe(matrix: np.ndarray, probability: np.ndarray, decision: np.ndarray) -> None:
+            self.metrics.observe(matrix, probability, decision)
+            self.log.record(matrix, probability, decision, model.card.version)
+
         try:
-            upload = score_upload(
-                file,
-                model.probabilities,
-                threshold=model.card.threshold,
-                max_seconds=CONFIG.max_seconds,
-                skip_broken=skip,
-                show=50 if skip else 20,
-            )
+            scoring = score_file(
+                upload.path, output, model.probabilities, threshold=model.card.threshold,
+                max_seconds=CONFIG.max_seconds, refuse_broken=not skip, show=50 if skip else 20,
+                observe=observe,
+            )  # fmt: skip
         except ParseError as error:
-            return client_error(400, "file", str(error).split(": ", 1)[-1])
-        if upload.scored is not None and not upload.scored.height and not upload.lines_broken:
-            return client_error(400, "file", "the file holds no visit (a header row only?)")
-        if upload.scored is None or not upload.scored.height:
-            rule = f"{upload.lines_broken} of {upload.lines_read} lines break the export format"
-            detail = [{"loc": ["file", "line", line], "msg": why} for line, why in upload.problems]
-            return client_error(400, "file", rule, detail)
-        if upload.scored.height:
-            probability = upload.scored[PROBABILITY].to_numpy()
-            decision = upload.scored[WILL_BUY].to_numpy()
-            self.metrics.observe(upload.matrix, probability, decision)
-            self.log.record(upload.matrix, probability, decision, model.card.version)
-        return Response(
-            write_scored(upload.scored),
-            media_type="text/csv",
-            headers={
-                "X-Model-Version": model.card.version,
-                "X-Rows-Scored": str(upload.scored.height),
-                "X-Rows-Rejected": str(upload.lines_broken),
-                "X-Rejected-Lines": rejected_lines_header(upload.problems),
-            },
-        )
+            return error_response(400, "file", str(error).split(": ", 1)[-1])
+        if not scoring.lines_read:
+            return error_response(400, "file", "the file holds no visit (a header row only?)")
+        if not scoring.rows_scored:
+            rule = f"{scoring.lines_broken} of {scoring.lines_read} lines break the export format"
+            detail = [{"loc": ["file", "line", line], "msg": why} for line, why in scoring.problems]
+            return error_response(400, "file", rule, detail)
+        headers = {
+            "X-Model-Version": model.card.version,
+            "X-Rows-Scored": str(scoring.rows_scored),
+            "X-Rows-Rejected": str(scoring.lines_broken),
+            "X-Rejected-Lines": rejected_lines_header(scoring.problems),
+        }
+        # Streamed from the open file, which outlives its folder's removal (POSIX).
+        return StreamingResponse(file_chunks(output.open("rb")), media_type=CSV, headers=headers)
 
     @bentoml.api(route="/model")
     def model(self) -> dict[str, Any]:
@@ -154,6 +168,11 @@ class PolJuice:
 PolJuice.add_asgi_middleware(
     Guard,
     routes={"/predict": JSON, "/explain": JSON, "/predict_csv": MULTIPART, "/model": None},
-    form_fields={"file", "broken_lines"},
     token=CONFIG.token,
+    limits=CONFIG.limits,
+    documented={
+        "/predict_csv": upload_openapi(
+            "Score an export file", inspect.getdoc(predict_csv) or "", UPLOAD_CHOICES
+        )
+    },
 )

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     reload_seconds: float = Field(2.0, gt=0)  # how often the service checks for a new champion
     smoke_seconds: float = Field(30.0, gt=0)  # how long a promotion waits for the service to switch
     api_token: SecretStr | None = None
+    # The service under load and hostile clients (per worker): requests in progress beyond
+    # which it sheds with 503 and Retry-After, the largest JSON body and upload, and the
+    # time a client has to send its whole body.
+    api_capacity: int = Field(256, ge=1)
+    api_max_body_bytes: int = Field(32 << 20, ge=1024)
+    api_max_upload_bytes: int = Field(512 << 20, ge=1024)
+    api_body_seconds: float = Field(30.0, gt=0)
     mlflow_tracking_uri: str | None = None
     model_name: str = Field("poljuice", pattern=r"^[A-Za-z0-9_.-]+$")
     dvc_remote: str | None = None

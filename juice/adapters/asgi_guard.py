@@ -1,30 +1,52 @@
 """ASGI middleware in front of the service, for what BentoML does not do itself.
 
-The bearer token, content types, well-formed uploads (BentoML answers a malformed
-multipart body with a 500), the card route as a GET (BentoML routes are POST), and an
+The bearer token; content types; bodies bounded in size and in the time a client takes
+to send them; load beyond a worker's capacity shed with 503 and Retry-After; one metrics
+label for every unknown path; the card route as a GET (BentoML routes are POST); and an
 OpenAPI document completed to say all of that.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
+import logging
+import time
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from juice.serving.config import Limits
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
+UNKNOWN_PATH = "/{unknown}"  # the one path, and metrics label, of every unknown route
+RETRY_AFTER_SECONDS = 1
+
+logger = logging.getLogger(__name__)
 
 
-def client_error(
+def error_response(
     status: int, field: str, rule: str, detail: list[dict[str, Any]] | None = None
 ) -> JSONResponse:
-    """A 4xx in BentoML's error shape: `error` for people, `detail` for programs (by
-    default the one rule at `field`)."""
+    """An error in BentoML's shape: `error` for people, `detail` for programs (by default
+    the one rule at `field`)."""
     detail = detail if detail is not None else [{"loc": [field], "msg": rule}]
     return JSONResponse({"error": f"{field}: {rule}", "detail": detail}, status_code=status)
+
+
+class BodyRefused(Exception):
+    """A body too large or too slow to arrive: answered with `response`, logged not."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
 
 
 class Guard:
@@ -34,8 +56,8 @@ class Guard:
         routes: each guarded path and the content type it takes; None for a route that
             takes no input (answered on GET and POST).
         token: the bearer token the guarded routes require, or None for no token.
-        max_upload_bytes: the largest multipart body accepted.
-        form_fields: the fields an upload may carry; `file` exactly once.
+        limits: capacity and body bounds, per worker.
+        documented: OpenAPI path items of routes BentoML does not document itself.
     """
 
     def __init__(
@@ -43,31 +65,53 @@ class Guard:
         app: Any,
         routes: dict[str, str | None],
         token: str | None = None,
-        max_upload_bytes: int = 200 * 2**20,
-        form_fields: set[str] | frozenset[str] = frozenset({"file"}),
+        limits: Limits | None = None,
+        documented: dict[str, Any] | None = None,
     ) -> None:
         self.app = app
         self.routes = routes
         self.token = token
-        self.max_upload_bytes = max_upload_bytes
-        self.form_fields = form_fields
+        self.limits = limits or Limits()
+        self.documented = documented or {}
+        self.in_progress = 0
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "lifespan":
+            _route_unknown_paths_to_one(scope.get("app"))
+            await self.app(scope, receive, send)
+        elif scope["type"] != "http":
             await self.app(scope, receive, send)
         elif scope["path"] == "/docs.json":
             await self._document(scope, receive, send)
         elif scope["path"] in self.routes:
-            await self._guard(scope, receive, send)
+            if self.in_progress >= self.limits.capacity:
+                await self._shed(scope, receive, send)
+                return
+            self.in_progress += 1
+            try:
+                await self._guard(scope, receive, send)
+            finally:
+                self.in_progress -= 1
         else:
             await self.app(scope, receive, send)
+
+    async def _shed(self, scope: dict, receive: Any, send: Any) -> None:
+        capacity = self.limits.capacity
+        logger.warning(
+            "shed %s %s: %d requests in progress, the capacity (JUICE_API_CAPACITY) is %d",
+            scope["method"], scope["path"], self.in_progress, capacity,
+        )  # fmt: skip
+        rule = f"the service is at its capacity ({capacity} requests per worker): retry later"
+        answer = error_response(503, "capacity", rule)
+        answer.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        await answer(scope, receive, send)
 
     async def _guard(self, scope: dict, receive: Any, send: Any) -> None:
         request = Request(scope, receive)
         expected = self.routes[scope["path"]]
         if self.token and not _bearer_matches(request.headers.get("authorization", ""), self.token):
             rule = "a valid `Authorization: Bearer <token>` header is required"
-            refused = client_error(401, "authorization", rule)
+            refused = error_response(401, "authorization", rule)
             refused.headers["WWW-Authenticate"] = 'Bearer realm="poljuice"'
             await refused(scope, receive, send)
             return
@@ -82,62 +126,28 @@ class Guard:
                 receive = _replay(b"{}")
             await self.app(scope, receive, send)
             return
-        if (
-            scope["method"] == "POST"
-            and _media_type(request.headers.get("content-type")) != expected
-        ):
-            await client_error(415, "content-type", f"must be {expected}")(scope, receive, send)
+        if scope["method"] != "POST":
+            await self.app(scope, receive, send)
             return
-        if expected == MULTIPART and scope["method"] == "POST":
-            body = await self._read_upload(request, receive)
-            problem = await self._upload_problem(scope, body)
-            if problem is not None or body is None:
-                await (problem or self._too_large())(scope, receive, send)
-                return
-            receive = _replay(body)
-        await self.app(scope, receive, send)
-
-    async def _read_upload(self, request: Request, receive: Any) -> bytes | None:
-        """The body, or None as soon as it is known to exceed the limit (a declared
-        Content-Length is refused unread; a chunked body is read up to the limit)."""
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_upload_bytes:
-            return None
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_upload_bytes:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-
-    async def _upload_problem(self, scope: dict, body: bytes | None) -> Response | None:
-        if body is None:
-            return self._too_large()
-        try:
-            form = await Request(scope, _replay(body)).form()
-            files = form.getlist("file")
-            valid = (
-                set(form.keys()) <= self.form_fields
-                and len(files) == 1
-                and hasattr(files[0], "read")
-            )
-            await form.close()
-        except Exception:
-            valid = False
-        if valid:
-            return None
-        others = ", ".join(f"`{name}`" for name in sorted(self.form_fields - {"file"}))
-        rule = "send the export as one field `file` of a multipart/form-data body" + (
-            f" (other fields: {others})" if others else ""
+        if _media_type(request.headers.get("content-type")) != expected:
+            await error_response(415, "content-type", f"must be {expected}")(scope, receive, send)
+            return
+        limit = (
+            self.limits.max_upload_bytes if expected == MULTIPART else self.limits.max_body_bytes
         )
-        return client_error(400, "file", rule)
-
-    def _too_large(self) -> Response:
-        return client_error(413, "file", f"uploads are limited to {self.max_upload_bytes} bytes")
+        body = BoundedBody(receive, limit, self.limits.body_seconds, field=_field(expected))
+        if body.declared_too_large(request.headers.get("content-length", "")):
+            await body.too_large()(scope, receive, send)
+            return
+        if expected == MULTIPART:  # streamed to its route, which answers BodyRefused
+            await self.app(scope, body.receive, send)
+            return
+        try:  # a JSON body is read here, whole
+            receive = _replay(await body.read())
+        except BodyRefused as refused:
+            await refused.response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
     async def _document(self, scope: dict, receive: Any, send: Any) -> None:
         """Serves BentoML's OpenAPI document completed with what the guard adds."""
@@ -156,8 +166,91 @@ class Guard:
                 scope, receive, send
             )
             return
-        document = complete_openapi(json.loads(b"".join(parts)), self.routes)
-        await JSONResponse(document)(scope, receive, send)
+        document = json.loads(b"".join(parts))
+        document.setdefault("paths", {}).update(self.documented)
+        await JSONResponse(complete_openapi(document, self.routes))(scope, receive, send)
+
+
+class BoundedBody:
+    """A request body read through `receive`, refused (BodyRefused) past `limit` bytes or
+    when it takes more than `seconds` to arrive (a client trickling it holds a connection
+    and a request slot, so it gets a deadline)."""
+
+    def __init__(self, receive: Any, limit: int, seconds: float, field: str = "body") -> None:
+        self._receive = receive
+        self.limit = limit
+        self.field = field
+        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
+        self.size = 0
+
+    def declared_too_large(self, content_length: str) -> bool:
+        """Whether a declared Content-Length is over the limit (refused before reading)."""
+        return content_length.isdigit() and int(content_length) > self.limit
+
+    async def receive(self) -> dict:
+        try:
+            async with asyncio.timeout(self.deadline - time.monotonic()):
+                message = await self._receive()
+        except TimeoutError:
+            rule = f"the body did not arrive within {self.seconds:g} s"
+            raise BodyRefused(error_response(408, self.field, rule)) from None
+        self.size += len(message.get("body", b""))
+        if self.size > self.limit:
+            raise BodyRefused(self.too_large())
+        return message
+
+    async def read(self) -> bytes:
+        chunks = []
+        while True:
+            message = await self.receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def too_large(self) -> Response:
+        return error_response(413, self.field, f"is limited to {self.limit} bytes")
+
+
+def _field(content_type: str) -> str:
+    return "file" if content_type == MULTIPART else "body"
+
+
+def _route_unknown_paths_to_one(app: Any) -> None:
+    """Puts `KnownPaths` in front of the whole app (at start-up, once its middleware stack
+    is built): BentoML's request metrics sit outside every user middleware and label each
+    request by its raw path, so random paths would each grow a new series."""
+    stack = getattr(app, "middleware_stack", None)
+    if isinstance(app, Starlette) and stack is not None and not isinstance(stack, KnownPaths):
+        app.middleware_stack = KnownPaths(stack, app.routes)
+
+
+class KnownPaths:
+    """Sends a request for a path no route serves to UNKNOWN_PATH, which the router answers
+    404 as before and the metrics count under that one label."""
+
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not _served(scope, self.routes):
+            scope = {**scope, "path": UNKNOWN_PATH, "raw_path": UNKNOWN_PATH.encode()}
+        await self.app(scope, receive, send)
+
+
+def _served(scope: Scope, routes: list[BaseRoute]) -> bool:
+    """Whether a route serves this path (any method: a wrong one is a 405, not unknown);
+    under a static folder, only a file that exists."""
+    for route in routes:
+        match, child = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        if isinstance(route, Mount) and isinstance(route.app, StaticFiles):
+            _, found = route.app.lookup_path(route.app.get_path({**scope, **child}))
+            return found is not None
+        return True
+    return False
 
 
 def _bearer_matches(header: str, token: str) -> bool:
@@ -193,8 +286,8 @@ def complete_openapi(document: dict[str, Any], routes: dict[str, str | None]) ->
     """BentoML's OpenAPI document, completed with what the guard answers for `routes`.
 
     Error bodies carry `detail` as a list of `{loc, msg}`; every guarded route may answer
-    401, a route with a content type 415, an upload route 413; a route without input
-    is also a GET.
+    401 and 503, a route with a body 408, 413 and 415; a route without input is also a
+    GET.
     """
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     detail = {
@@ -213,11 +306,9 @@ def complete_openapi(document: dict[str, Any], routes: dict[str, str | None]) ->
         if path not in paths:
             continue
         post = paths[path]["post"]
-        statuses = {"401": "Unauthorized"}
+        statuses = {"401": "Unauthorized", "503": "At capacity: retry after Retry-After s"}
         if content_type is not None:
-            statuses["415"] = "Unsupported Media Type"
-        if content_type == MULTIPART:
-            statuses["413"] = "Payload Too Large"
+            statuses |= {"408": "Request Timeout", "413": "Too Large", "415": "Wrong Type"}
         for status, description in statuses.items():
             post["responses"][status] = {"description": description, **error}
         if content_type is None and "get" not in paths[path]:

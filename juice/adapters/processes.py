@@ -24,12 +24,15 @@ def http_server(
     env: dict[str, str] | None = None,
     cwd: Path = PROJECT_ROOT,
     timeout: float = 120,
+    log: Path | None = None,
 ) -> HTTPExecutor:
     """A server that counts as started once `ready_url` answers 2xx to a GET.
 
     `start()` raises if it is not ready within `timeout` seconds or exits first; `stop()`
     ends its whole process group (BentoML's workers too). Usable as a context manager.
+    Its output goes to `log` when given, else nowhere.
     """
+    output = log.open("ab") if log is not None else subprocess.DEVNULL
     return HTTPExecutor(
         command,
         url=ready_url,
@@ -37,8 +40,8 @@ def http_server(
         cwd=str(cwd),
         envvars=env or {},
         timeout=timeout,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
     )
 
 
@@ -48,12 +51,15 @@ def serve_command(target: str, host: str, port: int) -> list[str]:
     return [bentoml, "serve", target, "--host", host, "--port", str(port)]
 
 
-def bento_server(target: str, home: Path, **env: str) -> tuple[HTTPExecutor, str]:
+def bento_server(
+    target: str, home: Path, log: Path | None = None, **env: str
+) -> tuple[HTTPExecutor, str]:
     """`bentoml serve TARGET` on a free loopback port with `home` as its workspace (and
-    BentoML home); ready when /readyz answers. Returns the server and its base URL."""
+    BentoML home), its output to `log` if given; ready when /readyz answers. Returns the
+    server and its base URL."""
     port = free_port()
     command = serve_command(target, "127.0.0.1", port)
     env = {"JUICE_HOME": str(home), "BENTOML_HOME": str(Workspace(home).bentoml_home),
            "BENTOML_DO_NOT_TRACK": "true", **env}  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    return http_server(command, f"{url}/readyz", env), url
+    return http_server(command, f"{url}/readyz", env, log=log), url

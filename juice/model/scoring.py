@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from juice.data.parsing import REASON, ParseResult, parse_export
+from juice.data.parsing import REASON, parse_export
 from juice.model.features import to_matrix
 from juice.schema import FEATURES, LABEL, LINE, PROBABILITY, SEX, WILL_BUY
 
@@ -28,55 +29,90 @@ class ScoringResult:
     threshold: float
 
 
-@dataclass(frozen=True)
-class UploadScoring:
-    """An uploaded export: scored (its good rows, when broken lines are skipped) or
-    refused, with the lines that break the format."""
+Observer = Callable[[np.ndarray, np.ndarray, np.ndarray], None]  # matrix, probability, decision
+CHUNK_ROWS = 100_000  # visits scored at a time: bounds memory whatever the file's size
 
-    scored: pl.DataFrame | None  # None: refused for its broken lines
-    matrix: np.ndarray | None  # the scored rows' model matrix (for metrics and the log)
-    problems: list[tuple[int, str]]  # (line, reason) of the first broken lines
+
+@dataclass(frozen=True)
+class FileScoring:
+    """A scored file: its good rows written to the output (unless refused for its broken
+    lines), with the first broken lines and their reasons."""
+
+    rows_scored: int
     lines_read: int
     lines_broken: int
+    problems: list[tuple[int, str]]  # (line, reason) of the first broken lines
+    refused: bool  # one broken line refused the file: nothing was scored or written
 
 
-def score_upload(
+def score_file(
     source: Path,
+    output: Path,
     probabilities: Scorer,
     *,
     threshold: float,
     max_seconds: int,
-    skip_broken: bool = False,
+    refuse_broken: bool = False,
     show: int = 20,
-) -> UploadScoring:
-    """Scores an upload: all or nothing (one broken line refuses the file), or with
-    `skip_broken` its good rows, listing the first `show` broken lines either way."""
+    observe: Observer | None = None,
+    rejected: Path | None = None,
+) -> FileScoring:
+    """Scores an export (label optional, header optional) into a CSV at `output`, in
+    chunks of CHUNK_ROWS visits, so memory stays about one chunk whatever the file size.
+
+    Broken lines are listed (the first `show`), copied with their reasons to `rejected`
+    when given, and refuse the whole file with `refuse_broken`. `observe` sees each
+    chunk's matrix, probabilities and decisions (metrics, the prediction log).
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        parsed = _parse(source, Path(tmp), max_seconds, "upload")
+        parsed = parse_export(
+            source,
+            Path(tmp) / "accepted.parquet",
+            Path(tmp) / "rejected.csv",
+            max_seconds=max_seconds,
+            label="optional",
+            source=source.name,
+        )
         problems: list[tuple[int, str]] = []
         if parsed.rows_quarantined:
             broken = pl.read_csv(parsed.quarantine_path, n_rows=show, columns=[LINE, REASON])
             problems = broken.rows()
-            if not skip_broken:
-                return UploadScoring(
-                    None, None, problems, parsed.rows_read, parsed.rows_quarantined
-                )
-        visits = pl.read_parquet(parsed.accepted_path)
-    matrix = to_matrix(visits)
-    scored = score_visits(visits, matrix, probabilities, threshold)
-    return UploadScoring(scored, matrix, problems, parsed.rows_read, parsed.rows_quarantined)
-
-
-def _parse(source: Path, folder: Path, max_seconds: int, name: str) -> ParseResult:
-    """Parses a file to score: the label (field 26) is optional."""
-    return parse_export(
-        source,
-        folder / "accepted.parquet",
-        folder / "rejected.csv",
-        max_seconds=max_seconds,
-        label="optional",
-        source=name,
+        if rejected is not None:
+            if parsed.rows_quarantined:
+                shutil.copyfile(parsed.quarantine_path, rejected)
+            else:
+                rejected.unlink(missing_ok=True)
+        refused = refuse_broken and parsed.rows_quarantined > 0
+        if not refused:
+            _write_chunks(parsed.accepted_path, output, probabilities, threshold, observe)
+    return FileScoring(
+        rows_scored=0 if refused else parsed.rows_accepted,
+        lines_read=parsed.rows_read,
+        lines_broken=parsed.rows_quarantined,
+        problems=problems,
+        refused=refused,
     )
+
+
+def _write_chunks(
+    accepted: Path, output: Path, probabilities: Scorer, threshold: float,
+    observe: Observer | None,
+) -> None:  # fmt: skip
+    """The accepted visits, scored chunk by chunk and appended to one CSV (the header
+    alone when there is no visit)."""
+    visits = pl.scan_parquet(accepted)
+    labelled = visits.select(pl.col(LABEL).is_not_null().any()).collect().item()
+    chunks = visits.collect_batches(chunk_size=CHUNK_ROWS)
+    with output.open("wb") as stream:
+        for number, chunk in enumerate(itertools.chain(chunks, [None])):
+            if chunk is None and number:
+                break
+            chunk = visits.clear().collect() if chunk is None else chunk
+            matrix = to_matrix(chunk)
+            scored = score_visits(chunk, matrix, probabilities, threshold)
+            if observe is not None and chunk.height:
+                observe(matrix, scored[PROBABILITY].to_numpy(), scored[WILL_BUY].to_numpy())
+            _raw_form(scored, labelled).write_csv(stream, include_header=not number)
 
 
 def score_visits(
@@ -104,35 +140,25 @@ def score_export(
     and reason, to `<output>.rejected.csv`.
     """
     output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        parsed = _parse(source, Path(tmp), max_seconds, source.name)
-        visits = pl.read_parquet(parsed.accepted_path)
-        scored = score_visits(visits, to_matrix(visits), probabilities, threshold)
-        write_scored(scored, output)
-        rejected = output.with_name(f"{output.name}.rejected.csv")
-        if parsed.rows_quarantined:
-            shutil.copyfile(parsed.quarantine_path, rejected)
-        else:
-            rejected.unlink(missing_ok=True)
+    rejected = output.with_name(f"{output.name}.rejected.csv")
+    result = score_file(
+        source, output, probabilities, threshold=threshold, max_seconds=max_seconds,
+        rejected=rejected,
+    )  # fmt: skip
     return ScoringResult(
-        rows_scored=parsed.rows_accepted,
-        rows_rejected=parsed.rows_quarantined,
+        rows_scored=result.rows_scored,
+        rows_rejected=result.lines_broken,
         output=str(output),
-        rejected=str(rejected) if parsed.rows_quarantined else None,
+        rejected=str(rejected) if result.lines_broken else None,
         model_version=model_version,
         threshold=threshold,
     )
 
 
-def write_scored(scored: pl.DataFrame, path: Path | None = None) -> str | None:
-    """Scored visits as CSV in the export's codes: to `path`, or returned as text."""
-    return _raw_form(scored).write_csv(path)
-
-
-def _raw_form(scored: pl.DataFrame) -> pl.DataFrame:
-    """Back to the export's codes (M/F, Y/N), label kept only if the export had one."""
+def _raw_form(scored: pl.DataFrame, labelled: bool) -> pl.DataFrame:
+    """Back to the export's codes (M/F, Y/N), the label kept if the export had one."""
     columns: list[pl.Expr] = [pl.col(SEX).cast(pl.String), *map(pl.col, FEATURES[1:])]
-    if scored[LABEL].is_not_null().any():
+    if labelled:
         label = pl.when(pl.col(LABEL)).then(pl.lit("Y")).when(~pl.col(LABEL)).then(pl.lit("N"))
         columns.append(label.alias(LABEL))
     return scored.sort(LINE).select(*columns, pl.col(PROBABILITY).round(6), pl.col(WILL_BUY))

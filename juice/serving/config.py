@@ -9,6 +9,17 @@ from juice.settings import Settings
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one worker takes: requests in progress on the guarded routes (beyond that it
+    sheds them), the largest JSON body and upload, and the seconds to send a body."""
+
+    capacity: int = 256
+    max_body_bytes: int = 32 << 20
+    max_upload_bytes: int = 512 << 20
+    body_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     """The service's configuration: its decorators read it when the module is imported."""
 
@@ -16,6 +27,7 @@ class ServiceConfig:
     workers: int
     max_seconds: int  # the seconds bound of a visit's ads, as the dataset's
     token: str | None
+    limits: Limits
 
     @classmethod
     def read(cls) -> ServiceConfig:
@@ -26,4 +38,10 @@ class ServiceConfig:
             workers=settings.api_workers,
             max_seconds=load_params(settings.workspace.params_file).build_dataset.max_seconds,
             token=settings.token,
+            limits=Limits(
+                capacity=settings.api_capacity,
+                max_body_bytes=settings.api_max_body_bytes,
+                max_upload_bytes=settings.api_max_upload_bytes,
+                body_seconds=settings.api_body_seconds,
+            ),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
 import os
@@ -16,6 +17,7 @@ import httpx
 import numpy as np
 import polars as pl
 import pytest
+from concurrency import run_async
 from factories import append_lines, row, small_train_params
 from scipy.special import logit
 
@@ -148,6 +150,7 @@ BAD_JSON = {
     "empty list": ({"visits": []}, "visits"),
     "too many visits": ({"visits": [{"sex": "M", "age": 30}] * (MAX_VISITS + 1)}, "visits"),
     "no visits key": ({"visitors": []}, "visits"),
+    "unknown top-level key": ({"visits": [{"sex": "M", "age": 30}], "visitz": 1}, "visitz"),
     "not an object": ([1, 2], ""),
 }
 
@@ -204,7 +207,7 @@ def test_bad_uploads_are_4xx_naming_the_rule(server, upload, words):
     assert words in response.text
 
 
-def test_one_bad_visit_never_fails_other_callers_in_the_batch(server):
+def test_one_bad_visit_never_fails_other_callers(server):
     good = {"visits": [{"sex": "F", "age": 40, "lime": 20}]}
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         futures = [pool.submit(httpx.post, f"{server}/predict", json=good) for _ in range(60)]
@@ -213,6 +216,30 @@ def test_one_bad_visit_never_fails_other_callers_in_the_batch(server):
         ]
         statuses = [f.result().status_code for f in futures]
     assert statuses == [200] * 60 + [400] * 10
+
+
+def test_two_hundred_clients_of_two_thousand_visits_are_all_answered(server):
+    """The load that got 1,857 503s from the adaptive batcher: slower, never failing."""
+    body = {"visits": request_visits(simulate(2000, seed=8))}
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200), timeout=120) as c:
+            answers = await asyncio.gather(
+                *(c.post(f"{server}/predict", json=body) for _ in range(200))
+            )
+        return [answer.status_code for answer in answers]
+
+    assert run_async(burst()) == [200] * 200
+    after = httpx.post(f"{server}/predict", json={"visits": [{"sex": "M", "age": 30}]})
+    assert after.status_code == 200
+
+
+def test_a_long_client_file_name_is_not_used_on_disk(server, tmp_path):
+    path = write_export(simulate(5, seed=6), tmp_path / "e.csv")
+    name = "a" * 245 + ".csv"
+    response = httpx.post(f"{server}/predict_csv", files={"file": (name, path.read_bytes())})
+    assert response.status_code == 200, response.text
+    assert response.headers["x-rows-scored"] == "5"
 
 
 def test_metrics_and_prediction_log_follow_the_traffic(server, champion_home):

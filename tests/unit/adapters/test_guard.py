@@ -2,28 +2,52 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import ClassVar
+
+import httpx
 import pytest
+from concurrency import run_async
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from juice.adapters.asgi_guard import JSON, MULTIPART, Guard, complete_openapi
+from juice.adapters.asgi_guard import (
+    JSON,
+    MULTIPART,
+    UNKNOWN_PATH,
+    BodyRefused,
+    Guard,
+    complete_openapi,
+)
+from juice.serving.config import Limits
 
 LIMIT = 1000
 
 
-async def echo(request: Request) -> JSONResponse:
-    body = await request.body()
+async def echo(request: Request) -> Response:
+    try:  # as the upload route does: the guard's bounds raise while the body streams
+        body = await request.body()
+    except BodyRefused as refused:
+        return refused.response
     return JSONResponse({"method": request.method, "bytes": len(body)})
+
+
+ROUTES = {"/up": MULTIPART, "/j": JSON, "/card": None}
+
+
+def guarded(limits: Limits) -> Guard:
+    app = Starlette(routes=[Route(p, echo, methods=["POST"]) for p in ROUTES])
+    return Guard(app, routes=ROUTES, token="t", limits=limits)
 
 
 @pytest.fixture
 def client() -> TestClient:
-    app = Starlette(routes=[Route(p, echo, methods=["POST"]) for p in ("/up", "/j", "/card")])
-    routes = {"/up": MULTIPART, "/j": JSON, "/card": None}
-    return TestClient(Guard(app, routes=routes, token="t", max_upload_bytes=LIMIT))
+    return TestClient(guarded(Limits(max_upload_bytes=LIMIT, max_body_bytes=LIMIT)))
 
 
 AUTH = {"Authorization": "Bearer t"}
@@ -87,10 +111,96 @@ def test_a_chunked_upload_over_the_limit_is_refused(client):
     assert response.status_code == 413
 
 
-def test_wrong_content_types_and_malformed_uploads_are_client_errors(client):
+def test_a_json_body_over_the_limit_is_refused(client):
+    headers = {**AUTH, "Content-Type": "application/json"}
+    assert (
+        client.post("/j", content=b"[" + b"1," * LIMIT + b"1]", headers=headers).status_code == 413
+    )
+
+    def chunks():
+        for _ in range(20):
+            yield b"1" * 100
+
+    assert client.post("/j", content=chunks(), headers=headers).status_code == 413
+
+
+def test_a_wrong_content_type_is_a_415(client):
     assert client.post("/j", content=b"{}", headers=AUTH).status_code == 415
-    headers = {**AUTH, "Content-Type": "multipart/form-data; boundary=b"}
-    assert client.post("/up", content=b"not multipart", headers=headers).status_code == 400
+    headers = {**AUTH, "Content-Type": "text/csv"}
+    assert client.post("/up", content=b"M,30", headers=headers).status_code == 415
+
+
+def test_a_body_that_does_not_arrive_in_time_is_a_408():
+    guard = guarded(Limits(body_seconds=0.2))
+    sent: list[dict] = []
+
+    async def trickle() -> dict:
+        await asyncio.sleep(0.15)
+        return {"type": "http.request", "body": b" ", "more_body": True}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    headers = [(b"authorization", b"Bearer t"), (b"content-type", b"application/json")]
+    scope = {"type": "http", "method": "POST", "path": "/j", "headers": headers}
+    started = time.monotonic()
+    run_async(guard(scope, trickle, send))
+    assert sent[0]["status"] == 408
+    assert time.monotonic() - started < 1
+
+
+def test_requests_beyond_capacity_are_shed_with_retry_after():
+    run_async(_shedding())
+
+
+async def _shedding() -> None:
+    release = asyncio.Event()
+
+    async def slow(request: Request) -> JSONResponse:
+        await release.wait()
+        return JSONResponse({})
+
+    app = Starlette(routes=[Route("/j", slow, methods=["POST"])])
+    guard = Guard(app, routes={"/j": JSON}, limits=Limits(capacity=3))
+    transport = httpx.ASGITransport(app=guard)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        calls = [asyncio.create_task(client.post("/j", json={})) for _ in range(5)]
+        await asyncio.sleep(0.2)
+        release.set()
+        answers = await asyncio.gather(*calls)
+        later = await client.post("/j", json={})
+    assert sorted(answer.status_code for answer in answers) == [200, 200, 200, 503, 503]
+    assert {a.headers.get("retry-after") for a in answers if a.status_code == 503} == {"1"}
+    assert later.status_code == 200  # the count went back down
+
+
+class PathSpy:
+    """Stands for BentoML's metrics middleware, which labels each request by its path."""
+
+    seen: ClassVar[list[str]] = []
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            self.seen.append(scope["path"])
+        await self.app(scope, receive, send)
+
+
+def test_unknown_paths_reach_the_whole_app_as_one_path():
+    async def path(request: Request) -> JSONResponse:
+        return JSONResponse({"path": request.url.path})
+
+    app = Starlette(
+        routes=[Route("/j", path, methods=["POST"])],
+        middleware=[Middleware(PathSpy), Middleware(Guard, routes={})],
+    )
+    with TestClient(app) as client:  # its lifespan puts KnownPaths in front of the stack
+        assert client.post("/j").json() == {"path": "/j"}
+        assert client.get("/j").status_code == 405  # a known path, another method
+        assert client.get("/nope/%00").status_code == 404
+    assert PathSpy.seen[-3:] == ["/j", "/j", UNKNOWN_PATH]
 
 
 def test_a_route_without_input_answers_get_and_post(client):
@@ -118,8 +228,5 @@ def test_openapi_document_is_completed():
     assert "requestBody" not in get
     assert get["operationId"] == "svc__model_get"
     statuses = {path: set(done["paths"][path]["post"]["responses"]) for path in routes}
-    assert statuses == {
-        "/predict": {"401", "415"},
-        "/predict_csv": {"401", "413", "415"},
-        "/model": {"200", "401"},
-    }
+    body = {"401", "408", "413", "415", "503"}
+    assert statuses == {"/predict": body, "/predict_csv": body, "/model": {"200", "401", "503"}}

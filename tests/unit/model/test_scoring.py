@@ -8,6 +8,7 @@ import pytest
 from factories import append_lines, export, row, small_train_params
 
 from juice.data.simulator import simulate, write_export
+from juice.model import scoring
 from juice.model.features import to_matrix
 from juice.model.scoring import score_export
 from juice.model.training import train_model
@@ -67,3 +68,29 @@ def test_a_rescore_clears_a_stale_rejection_file(tmp_path, model):
     (tmp_path / "out.csv.rejected.csv").write_text("stale")
     assert score(model, source, tmp_path / "out.csv").rejected is None
     assert not (tmp_path / "out.csv.rejected.csv").exists()
+
+
+def test_a_file_is_scored_in_chunks_with_the_same_result(tmp_path, model, monkeypatch):
+    source = write_export(simulate(250, seed=7), tmp_path / "in.csv", header=True)
+    whole = score(model, source, tmp_path / "whole.csv")
+    monkeypatch.setattr(scoring, "CHUNK_ROWS", 100)
+    seen: list[int] = []
+    chunked = scoring.score_file(
+        source, tmp_path / "chunked.csv", linear_scorer(model), threshold=0.3,
+        max_seconds=3600, observe=lambda matrix, *_: seen.append(len(matrix)),
+    )  # fmt: skip
+    assert seen == [100, 100, 50]
+    assert chunked.rows_scored == whole.rows_scored == 250
+    assert (tmp_path / "chunked.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+
+
+def test_a_file_with_a_broken_line_can_be_refused_whole(tmp_path, model):
+    source = export(tmp_path / "in.csv", rows=10)
+    append_lines(source, "F,200,1")
+    refused = scoring.score_file(
+        source, tmp_path / "out.csv", linear_scorer(model), threshold=0.3, max_seconds=3600,
+        refuse_broken=True,
+    )  # fmt: skip
+    assert (refused.refused, refused.rows_scored, refused.lines_broken) == (True, 0, 1)
+    assert refused.problems[0][0] == 11  # ten visits, no header: the eleventh line
+    assert not (tmp_path / "out.csv").exists()

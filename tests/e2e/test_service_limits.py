@@ -1,0 +1,154 @@
+"""The service's limits against a real `bentoml serve` with small ones: load shed with 503
+and Retry-After, bounded bodies and /metrics, deadlines for slow clients, no traceback
+for what a client did (the server's log is read)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from juice.adapters.processes import bento_server
+
+pytestmark = pytest.mark.e2e
+
+CAPACITY = 2
+BODY_SECONDS = 2
+MAX_BYTES = 200_000
+VISIT = {"sex": "F", "age": 40, "apple": 3}
+
+
+@pytest.fixture(scope="module")
+def limited(champion_home, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """The service with small limits, one worker; yields its URL and its log."""
+    log = tmp_path_factory.mktemp("limited") / "server.log"
+    server, url = bento_server(
+        "service:PolJuice", champion_home, log=log, JUICE_API_WORKERS="1",
+        JUICE_API_CAPACITY=str(CAPACITY), JUICE_API_BODY_SECONDS=str(BODY_SECONDS),
+        JUICE_API_MAX_BODY_BYTES=str(MAX_BYTES), JUICE_API_MAX_UPLOAD_BYTES=str(MAX_BYTES),
+    )  # fmt: skip
+    with server:
+        yield url, log
+
+
+def test_beyond_capacity_load_is_shed_with_retry_after_and_one_log_line(limited):
+    url, log = limited
+    body = {"visits": [VISIT] * 2000}
+
+    def call(_: int) -> httpx.Response:
+        return httpx.post(f"{url}/predict", json=body, timeout=60)
+
+    with concurrent.futures.ThreadPoolExecutor(24) as pool:
+        answers = list(pool.map(call, range(48)))
+    shed = [answer for answer in answers if answer.status_code == 503]
+    assert shed, "24 clients at once never exceeded a capacity of 2"
+    assert {answer.status_code for answer in answers} == {200, 503}
+    assert all(int(answer.headers["retry-after"]) >= 1 for answer in shed)
+    assert "capacity" in shed[0].json()["error"]
+    text = log.read_text()
+    assert len(re.findall(r"shed POST /predict", text)) == len(shed)
+    assert "Traceback" not in text
+    assert httpx.post(f"{url}/predict", json={"visits": [VISIT]}).status_code == 200
+
+
+def test_random_paths_do_not_grow_metrics(limited):
+    url, _ = limited
+    httpx.get(f"{url}/no-such-route")
+    before = _series(httpx.get(f"{url}/metrics").text)
+    for number in range(300):
+        answer = httpx.get(f"{url}/r{number}/%00x/{'y' * number}")
+        assert answer.status_code == 404
+    after = httpx.get(f"{url}/metrics").text
+    assert _series(after) == before
+    assert 'endpoint="/{unknown}",http_response_code="404"' in after
+    assert "%00" not in after
+    assert httpx.get(f"{url}/docs.json").status_code == 200  # known routes still served
+
+
+def _series(metrics: str) -> set[str]:
+    """The series names with their labels, values left out."""
+    return {line.rsplit(" ", 1)[0] for line in metrics.splitlines() if not line.startswith("#")}
+
+
+def test_a_json_body_over_the_limit_is_refused(limited):
+    url, _ = limited
+    big = {"visits": [VISIT] * 8000}  # about 300 KB
+    assert httpx.post(f"{url}/predict", json=big).status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"visits": ['
+        for _ in range(8000):
+            yield b'{"sex": "F", "age": 40, "apple": 3},'
+
+    headers = {"content-type": "application/json"}
+    refused = httpx.post(f"{url}/predict", content=chunks(), headers=headers)
+    assert refused.status_code == 413
+    assert str(MAX_BYTES) in refused.json()["error"]
+
+
+def test_an_upload_over_the_limit_is_refused_while_it_streams(limited):
+    url, log = limited
+
+    def chunks() -> Iterator[bytes]:
+        yield b"--b\r\nContent-Disposition: form-data; name=file; filename=e.csv\r\n\r\n"
+        for _ in range(6000):  # about 320 KB
+            yield b"M,30" + b",0" * 23 + b",N\n"
+
+    headers = {"content-type": "multipart/form-data; boundary=b"}
+    refused = httpx.post(f"{url}/predict_csv", content=chunks(), headers=headers)
+    assert refused.status_code == 413, refused.text
+    assert "Traceback" not in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "start"),
+    [
+        ("/predict", "application/json", b'{"visits": ['),
+        ("/predict_csv", "multipart/form-data; boundary=b",
+         b"--b\r\nContent-Disposition: form-data; name=file; filename=e.csv\r\n\r\n"),
+    ],
+)  # fmt: skip
+def test_a_trickled_body_gets_408_at_its_deadline(limited, path, content_type, start):
+    url, log = limited
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as client:
+        head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+        client.sendall(f"{head}Content-Length: 100000\r\n\r\n".encode() + start)
+        started = time.monotonic()
+        client.settimeout(0.3)
+        answer = b""
+        while not answer and time.monotonic() - started < 4 * BODY_SECONDS:
+            try:
+                client.sendall(b" ")
+                answer = client.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:  # the server answered and closed while we sent
+                break
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert BODY_SECONDS - 0.5 < waited < BODY_SECONDS + 2
+    assert "Traceback" not in log.read_text()
+
+
+def test_clients_trickling_headers_do_not_starve_the_others(limited):
+    """uvicorn has no header deadline (see the README): a trickle holds a socket, not a
+    worker, and every other client is still answered."""
+    url, _ = limited
+    host, port = url.removeprefix("http://").split(":")
+    sockets = [socket.create_connection((host, int(port))) for _ in range(20)]
+    try:
+        for trickler in sockets:
+            trickler.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        for _ in range(5):
+            answer = httpx.post(f"{url}/predict", json={"visits": [VISIT]}, timeout=5)
+            assert answer.status_code == 200
+    finally:
+        for trickler in sockets:
+            trickler.close()
