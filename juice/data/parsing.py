@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import polars as pl
 
@@ -41,6 +41,7 @@ LabelRule = Literal["required", "optional"]
 
 _SEPARATORS = "\x1f\x1e\x1d\x1c\x01"  # a line is read whole with a byte no export should hold
 _BLOCK_BYTES = 16 << 20  # whole lines parsed at a time: bounds memory whatever the file size
+_MAX_LINE_BYTES = 1 << 20  # an export line is a few hundred bytes; past this it is cut
 _DIGITS = r"^[0-9]{1,9}$"  # nine digits keep every accepted value inside Int64
 
 
@@ -118,7 +119,12 @@ def parse_export(
 
 def _has_header(path: Path) -> bool:
     with path.open("rb") as stream:
-        first = stream.readline().decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+        first = (
+            stream.readline(_MAX_LINE_BYTES)
+            .decode("utf-8", errors="replace")
+            .lstrip("\ufeff")
+            .rstrip("\r\n")
+        )
     return first in (",".join(RAW_COLUMNS), ",".join(FEATURES))
 
 
@@ -131,12 +137,24 @@ def _blocks(path: Path, header: bool) -> Iterator[tuple[bytes, int]]:
             line = 2
         yielded = False
         while block := stream.read(_BLOCK_BYTES):
-            block += stream.readline()  # finish the last line
+            block += _rest_of_line(stream)  # finish the last line
             yield block, line
             yielded = True
             line += block.count(b"\n")
         if not yielded:
             yield b"", line
+
+
+def _rest_of_line(stream: BinaryIO) -> bytes:
+    """The rest of the current line, cut to _MAX_LINE_BYTES (the remainder is skipped, the
+    line still counted): a line of hundreds of MB would otherwise be held, and parsed, whole."""
+    rest = stream.readline(_MAX_LINE_BYTES)
+    if len(rest) < _MAX_LINE_BYTES or rest.endswith(b"\n"):
+        return rest
+    while more := stream.readline(_MAX_LINE_BYTES):
+        if more.endswith(b"\n"):
+            return rest + b"\n"
+    return rest
 
 
 def _judge(

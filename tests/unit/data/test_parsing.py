@@ -141,3 +141,18 @@ def test_blocks_keep_line_numbers_and_counts(tmp_path, monkeypatch):
     assert (result.rows_read, result.rows_accepted, result.rows_quarantined) == (44, 41, 3)
     assert pl.read_parquet(result.accepted_path)["line"].to_list() == [*range(1, 41), 43]
     assert read_quarantine(result.quarantine_path)["line"].to_list() == [41, 42, 44]
+
+
+@pytest.mark.parametrize("length", [5_000, 64_000])
+def test_an_overlong_line_is_quarantined_cut_and_later_lines_keep_their_numbers(
+    tmp_path, monkeypatch, length
+):
+    monkeypatch.setattr("juice.data.parsing._BLOCK_BYTES", 300)
+    monkeypatch.setattr("juice.data.parsing._MAX_LINE_BYTES", 1000)
+    path = tmp_path / "e.csv"
+    append_lines(path, *[row()] * 5, "x" * length, row(), "y" * length)
+    result = parse(path)
+    assert pl.read_parquet(result.accepted_path)["line"].to_list() == [1, 2, 3, 4, 5, 7]
+    quarantined = read_quarantine(result.quarantine_path)
+    assert quarantined["line"].to_list() == [6, 8]
+    assert quarantined["raw"].str.len_bytes().max() <= 300 + 1000  # a block and the cut rest
