@@ -4,9 +4,10 @@ large upload.
 1. wrk against /predict with 1 visit and with 2,000 visits per request, each at 32
    connections (the baseline, measured in the same run) and at 200: requests per
    second, p99, and every failure wrk saw (non-2xx answers, socket errors, timeouts).
-2. A valid export of about 175 MB posted to /predict_csv: each worker's resident memory
-   sampled every 50 ms, its peak growth over idle, and that growth as a share of the
-   upload (the ratio the old in-memory path put at about 11x).
+2. A valid export of about 175 MB, then a file of one 100 MB line, posted to
+   /predict_csv: each worker's resident memory sampled every 50 ms, its peak growth over
+   idle, and that growth as a share of the upload (the old in-memory path: about 11x
+   for the export, 50x for the line).
 
     uv run python benchmarks/overload.py [--seconds 10] [--upload-mb 175]
 
@@ -146,12 +147,19 @@ def main() -> None:
                           f"{run['p99_ms']:,.0f} ms | {run['requests']:,} | {run['failed']} |")  # fmt: skip
             export = home / "big.csv"
             rows = big_export(export, args.upload_mb)
-            memory = upload_memory(url, server.process.pid, export)
-        size = export.stat().st_size / 1e6
-        print(f"\nupload of {size:,.0f} MB ({rows:,} visits): HTTP {memory['status']}, "
-              f"{memory['rows_scored']:,} scored in {memory['seconds']:.1f} s")  # fmt: skip
-        print(f"worker memory: idle {memory['idle_mb']:,.0f} MB, peak {memory['peak_mb']:,.0f} MB, "
-              f"growth {memory['growth_mb']:,.0f} MB = {memory['growth_share']:.2f}x the upload")  # fmt: skip
+            one_line = home / "one-line.csv"
+            one_line.write_bytes(b"x" * 100 * 10**6 + b"\n")
+            uploads = {
+                f"{export.stat().st_size / 1e6:,.0f} MB export ({rows:,} visits)": export,
+                "100 MB single line": one_line,
+            }
+            print("\n| upload | HTTP | rows scored | seconds | worker idle | peak | growth |")
+            print("| --- | --- | --- | --- | --- | --- | --- |")
+            for name, path in uploads.items():
+                m = upload_memory(url, server.process.pid, path)
+                print(f"| {name} | {m['status']} | {m['rows_scored']:,} | {m['seconds']:.1f} | "
+                      f"{m['idle_mb']:,.0f} MB | {m['peak_mb']:,.0f} MB | "
+                      f"{m['growth_mb']:,.0f} MB ({m['growth_share']:.2f}x the upload) |")  # fmt: skip
 
 
 if __name__ == "__main__":
