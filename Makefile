@@ -42,11 +42,8 @@ system:  ## install the Debian packages the product and its tests need (once)
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-run: install system  ## get data, build + validate + version the dataset, train, then serve the API and the app (Ctrl+C stops)
-	$(RUN) juice ingest
-	$(RUN) juice build-dataset
-	$(RUN) juice train
-	$(RUN) honcho start -f Procfile
+run: install system  ## set up, then run the whole stack: a first champion if none, then every service (Ctrl+C stops)
+	$(RUN) juice up
 
 bento: install  ## build a bento carrying the current champion (then `bentoml containerize`)
 	$(RUN) juice bento

@@ -69,7 +69,12 @@ UPLOADS = Starlette(routes=[Route("/predict_csv", predict_csv, methods=["POST"])
 
 
 @bentoml.asgi_app(UPLOADS, path="/")
-@bentoml.service(name="poljuice", workers=CONFIG.workers, traffic={"timeout": 60})
+@bentoml.service(
+    name="poljuice",
+    workers=CONFIG.workers,
+    traffic={"timeout": 60},
+    logging={"access": {"enabled": CONFIG.settings.api_access_log}},
+)
 class PolJuice:
     """Scores shop visits with the champion: the registry's, followed as it changes, or
     the one packed in the bento being served."""

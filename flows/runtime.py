@@ -25,7 +25,7 @@ def prepare_environment(settings: Settings) -> None:
         "GX_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
     }
-    if "PREFECT_API_URL" not in os.environ and _listening(settings.prefect_port):
+    if "PREFECT_API_URL" not in os.environ and listening(settings.prefect_port):
         # The stack's Prefect server is up: runs of this command show in its UI.
         defaults["PREFECT_API_URL"] = settings.prefect_api_url
     for name, value in defaults.items():
@@ -33,7 +33,7 @@ def prepare_environment(settings: Settings) -> None:
     settings.workspace.prefect_home.mkdir(parents=True, exist_ok=True)
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
     """Something accepts connections on this machine's `port` (a millisecond to ask)."""
     with socket.socket() as sock:
         sock.settimeout(0.2)

@@ -376,6 +376,83 @@ def prefect_server() -> None:
     os.execv(prefect, command)
 
 
+@app.command("mlflow-ui")
+def mlflow_ui() -> None:
+    """Start the MLflow UI over the workspace's tracking store on JUICE_MLFLOW_PORT
+    (foreground): experiments, runs, and the registry with its champion alias."""
+    settings = _settings()
+    mlflow = str(Path(sys.executable).parent / "mlflow")
+    command = [mlflow, "server", "--backend-store-uri", settings.tracking_uri, "--workers", "1",
+               "--host", "127.0.0.1", "--port", str(settings.mlflow_port)]  # fmt: skip
+    print(f"MLflow UI on http://127.0.0.1:{settings.mlflow_port}", flush=True)
+    os.execv(mlflow, command)
+
+
+@app.command()
+def up(
+    wait: Annotated[float, typer.Option(help="Seconds to wait for every part to answer.")] = 300,
+) -> None:
+    """Run the whole stack (foreground): first an export, a dataset and a champion when
+    there is none yet, then the Procfile's processes (Prefect server and deployments,
+    MLflow UI, the service, the app, Prometheus, the Pushgateway, Alertmanager), each
+    logging to logs/<name>.log. Ctrl-C or SIGTERM stops them all."""
+    settings = _settings()
+    from filelock import FileLock, Timeout
+
+    from flows.runtime import listening
+    from juice.adapters import stack
+
+    lock = FileLock(settings.workspace.lock("stack"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise JuiceError(
+            f"the stack already runs in this workspace ({settings.home}): use it, or stop it "
+            "with Ctrl-C where it runs"
+        ) from None
+    busy = [f"{e.port} ({e.setting})" for e in stack.endpoints(settings) if listening(e.port)]
+    if busy:
+        raise JuiceError(f"in use: port {', '.join(busy)}; stop what listens there or set "
+                         "other ports")  # fmt: skip
+    _prepare_stack(settings)
+    started = time.monotonic()
+
+    def report() -> None:
+        silent = stack.wait_until_up(settings, wait)
+        if silent:
+            names = ", ".join(e.name for e in silent)
+            print(f"not answering after {wait:.0f} s: {names} (see {settings.workspace.logs})")
+            return
+        took = time.monotonic() - started
+        print(f"\nthe stack is up ({took:.0f} s); Ctrl-C stops it\n{stack.url_table(settings)}\n",
+              flush=True)  # fmt: skip
+
+    sys.exit(stack.run_processes(stack.procfile_processes(), settings.workspace.logs, report))
+
+
+def _prepare_stack(settings: Settings) -> None:
+    """What the stack needs before it starts: a champion (from a first export and a
+    dataset when there are none); nothing when there is one already."""
+    steps: list[list[str]] = []
+    if not _has_champion(settings):
+        landed = settings.workspace.landing
+        if not landed.is_dir() or not any(landed.iterdir()):
+            steps.append(["ingest"])
+        steps += [["build-dataset"], ["train"]]
+    for number, step in enumerate(steps, 1):
+        print(f"[{number}/{len(steps)}] juice {' '.join(step)}", flush=True)
+        started = time.monotonic()
+        if subprocess.call([sys.executable, "-m", "juice.cli", *step]) != 0:
+            raise JuiceError(f"`juice {' '.join(step)}` failed: the stack was not started")
+        print(f"      done in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def _has_champion(settings: Settings) -> bool:
+    from juice.registry.store import Registry
+
+    return Registry(settings).champion_version() is not None
+
+
 @app.command()
 def deployments(
     wait: Annotated[float, typer.Option(help="Seconds to wait for the Prefect server.")] = 120,

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(32 << 20, ge=1024)
     api_max_upload_bytes: int = Field(512 << 20, ge=1024)
     api_body_seconds: float = Field(30.0, gt=0)
+    api_access_log: bool = False  # a log line per request: off, it would cost the tail
+    # How long the stack keeps prediction logs, drift reports, Prometheus' data and the
+    # drift checks' MLflow runs (training runs and registered models are kept).
+    retention_days: int = Field(30, ge=1)
     mlflow_tracking_uri: str | None = None
     model_name: str = Field("poljuice", pattern=r"^[A-Za-z0-9_.-]+$")
     dvc_remote: str | None = None

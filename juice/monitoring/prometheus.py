@@ -102,6 +102,7 @@ def prometheus_command(settings: Settings) -> list[str]:
         _executable("prometheus"),
         f"--config.file={workspace.prometheus_config}",
         f"--storage.tsdb.path={workspace.prometheus_data}",
+        f"--storage.tsdb.retention.time={settings.retention_days}d",
         f"--web.listen-address={LOOPBACK}:{settings.prometheus_port}",
     ]
 

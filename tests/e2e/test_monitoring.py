@@ -5,17 +5,17 @@ real Alertmanager to our receiver, which logs them."""
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 import yaml
 from factories import small_train_params
+from waiting import eventually
 
 from juice.adapters.processes import bento_server, free_port, http_server
 from juice.data.simulator import simulate
@@ -38,7 +38,6 @@ from juice.settings import Settings
 pytestmark = pytest.mark.e2e
 
 FAST = Intervals(scrape="1s", evaluation="1s", group_wait="1s", group_interval="1s", repeat="1h")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,16 +51,6 @@ class Stack:
         answer = httpx.get(f"{self.prometheus}/api/v1/query", params={"query": expression})
         assert answer.status_code == 200, f"{expression}: {answer.text}"
         return answer.json()["data"]["result"]
-
-
-def eventually(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
-    """`probe()`'s first truthy answer, polled every 0.2 s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := probe():
-            return found
-        time.sleep(0.2)
-    pytest.fail(f"no {what} within {timeout:.0f} s")
 
 
 @pytest.fixture(scope="module")

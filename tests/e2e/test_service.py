@@ -17,9 +17,9 @@ import httpx
 import numpy as np
 import polars as pl
 import pytest
-from concurrency import run_async
 from factories import append_lines, row, small_train_params
 from scipy.special import logit
+from waiting import run_async
 
 from juice.adapters.processes import bento_server
 from juice.data.simulator import simulate, write_export

@@ -8,13 +8,13 @@ from typing import ClassVar
 
 import httpx
 import pytest
-from concurrency import run_async
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from waiting import run_async
 
 from juice.adapters.asgi_guard import (
     JSON,
