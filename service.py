@@ -90,7 +90,9 @@ class PolJuice:
         else:  # a built bento serves the champion packed in it, registry or not
             self.champion = Champion(None, packed_champion())
             self._announce(self.champion.current)
-        self.log = PredictionLog(settings.workspace.prediction_log)
+        self.log = PredictionLog(
+            settings.workspace.prediction_log, keep_days=settings.retention_days
+        )
 
     def _announce(self, model: ServedModel) -> None:
         self.metrics.announce(model.card)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,6 +182,16 @@ class Workspace:
     def lock(self, name: str) -> Path:
         """The lock file that serialises one kind of step (`publish`, `dvc`, ...)."""
         return self.work / f"{name}.lock"
+
+
+def prune(folder: Path, days: float, pattern: str = "*") -> int:
+    """Deletes the files in `folder` matching `pattern` last modified more than `days`
+    ago (retention); how many it deleted."""
+    oldest = time.time() - days * 86_400
+    old = [path for path in folder.glob(pattern) if path.stat().st_mtime < oldest]
+    for path in old:
+        path.unlink(missing_ok=True)
+    return len(old)
 
 
 # The project's own files, found beside the code.

@@ -18,6 +18,7 @@ from juice.params import Params
 from juice.registry.store import Registry
 from juice.schema import LABEL
 from juice.settings import Settings
+from juice.workspace import prune
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def check_drift(settings: Settings, params: Params, current: Path | None = None)
         checked_at=checked_at.isoformat(timespec="seconds"),
     )
     result.report_file.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+    prune(folder, settings.retention_days, "*-drift.json")
     return result
 
 

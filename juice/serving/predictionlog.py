@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 
 from juice.model.features import MODEL_COLUMNS
+from juice.workspace import prune
+
+PRUNE_SECONDS = 3600.0  # how often old files are looked for
 
 
 class PredictionLog:
@@ -25,9 +28,13 @@ class PredictionLog:
     put and the machine one columnar write per few seconds.
     """
 
-    def __init__(self, folder: Path, every_seconds: float = 2.0, max_rows: int = 200_000) -> None:
+    def __init__(
+        self, folder: Path, every_seconds: float = 2.0, max_rows: int = 200_000,
+        keep_days: float | None = None,
+    ) -> None:  # fmt: skip
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
+        self.keep_days = keep_days  # files older than this are deleted, once an hour
         self.every_seconds = every_seconds
         self.max_rows = max_rows
         self._queue: queue.Queue[tuple[Any, ...]] = queue.Queue()
@@ -43,8 +50,14 @@ class PredictionLog:
 
     def _write(self) -> None:
         pending: list[tuple[Any, ...]] = []
-        rows, last = 0, time.monotonic()
+        rows, last, pruned = 0, time.monotonic(), -PRUNE_SECONDS
         while True:
+            if self.keep_days is not None and time.monotonic() - pruned >= PRUNE_SECONDS:
+                pruned = time.monotonic()
+                try:
+                    prune(self.folder, self.keep_days, "*.parquet")
+                except OSError:
+                    logging.getLogger(__name__).exception("prediction log: could not prune")
             try:
                 item = self._queue.get(timeout=self.every_seconds)
                 pending.append(item)

@@ -77,6 +77,24 @@ def test_prediction_log_writes_every_visit_with_its_call(tmp_path):
     assert logged["will_buy"].to_list() == [False, False, True, False, False]
 
 
+def test_the_prediction_log_deletes_files_past_its_retention(tmp_path):
+    import os
+    import time
+
+    from juice.serving.predictionlog import PredictionLog
+
+    old, recent = tmp_path / "old.parquet", tmp_path / "recent.parquet"
+    for path, days in ((old, 31), (recent, 29)):
+        path.write_bytes(b"x")
+        os.utime(path, (time.time() - days * 86_400,) * 2)
+    PredictionLog(tmp_path, every_seconds=0.1, keep_days=30)
+    deadline = time.monotonic() + 10
+    while old.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not old.exists()
+    assert recent.exists()
+
+
 @pytest.mark.parametrize("scale", ["standard", "none"])
 def test_linear_scorer_equals_the_pipelines_predict_proba(scale):
     from factories import small_train_params
