@@ -368,6 +368,9 @@ def test_the_work_pool_template_renders_to_a_valid_job():
     assert container["workingDir"] == "/app"
     assert container["envFrom"] == [{"configMapRef": {"name": "juice-settings"}}]
     assert job["metadata"]["namespace"] == "poljuice"
+    [volume] = job["spec"]["template"]["spec"]["volumes"]
+    claims = {d["metadata"]["name"] for _, d in manifests() if d["kind"] == "PersistentVolumeClaim"}
+    assert volume["persistentVolumeClaim"]["claimName"] in claims
     worker = yaml.safe_load((K8S / "prefect-worker-values.yaml").read_text())["worker"]
     assert worker["config"]["workPool"] in (K8S / "prefect.yaml").read_text()
     assert worker["config"]["type"] == "kubernetes"
