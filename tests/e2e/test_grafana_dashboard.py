@@ -163,7 +163,7 @@ def variables(stack: Stack) -> dict[str, str]:
     """Each template variable filled with a value its own query finds in Prometheus."""
     filled = dict(GRAFANA_INTERVALS)
     for variable in dashboard()["templating"]["list"]:
-        values = stack.label_values(variable["query"]["query"])
+        values = stack.label_values(variable["query"])
         assert values, f"variable {variable['name']} finds no value"
         preferred = PREFERRED.get(variable["name"])
         filled[variable["name"]] = preferred if preferred in values else values[0]

@@ -38,7 +38,8 @@ SCRAPE_JOBS = {"juice_service", "pushgateway"}  # the job labels rules.yml selec
 
 
 def tool(name: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    # The environment's own first (check-jsonschema), then the system's (promtool, amtool).
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if found is None:
         pytest.fail(f"{name} is missing (`make install` / `make system`)")
     return found
