@@ -231,14 +231,21 @@ def promote(
     as_json: JsonOption = False,
 ) -> None:
     """Make a version the champion."""
-    from juice.registry.store import Registry
+    from juice.registry.store import Registry, parse_version
 
-    version = version.removeprefix("v")
-    previous = Registry(_settings()).promote(version, reason, actor="cli")
+    version = parse_version(version)
+    promotion = Registry(_settings()).promote(version, reason, actor="cli")
+    if promotion is None:
+        _emit(
+            as_json,
+            {"champion": version, "previous": version, "promoted": False},
+            [f"v{version} is already the champion: nothing to do"],
+        )
+        return
     _emit(
         as_json,
-        {"champion": version, "previous": previous, "reason": reason},
-        [f"champion is now v{version} (was {previous or 'none'}): {reason}"],
+        {"champion": version, "previous": promotion.previous, "reason": reason, "promoted": True},
+        [f"champion is now v{version} (was {promotion.previous or 'none'}): {reason}"],
     )
 
 
