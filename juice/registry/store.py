@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,15 +88,16 @@ class Registry:
         self.name = settings.model_name
         self._lock = FileLock(settings.workspace.lock("registry"))
         database = settings.workspace.mlflow_db
-        if settings.mlflow_tracking_uri is None:  # the workspace's own SQLite store
-            if database.exists():
-                self._follow_move(database)
-            elif not create:
-                raise RegistryError(
-                    f"the model registry is missing: expected {database} "
-                    "(`juice train` creates a new one)"
-                )
-        self.client = MlflowClient(tracking_uri=settings.tracking_uri)
+        new = settings.mlflow_tracking_uri is None and not database.exists()  # our own store
+        if new and not create:
+            raise RegistryError(
+                f"the model registry is missing: expected {database} "
+                "(`juice train` creates a new one)"
+            )
+        if settings.mlflow_tracking_uri is None and not new:
+            self._follow_move(database)
+        with self.locked() if new else nullcontext():  # one process creates its tables
+            self.client = MlflowClient(tracking_uri=settings.tracking_uri)
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -112,8 +113,11 @@ class Registry:
         workspace's artifact folder, so the copy reads and writes only itself."""
         here = self.settings.workspace.mlflow_artifacts.resolve().as_uri()
         query = "SELECT DISTINCT artifact_location FROM experiments WHERE name IN (?, ?)"
-        with closing(sqlite3.connect(database)) as store:
-            found = {row[0] for row in store.execute(query, (EXPERIMENT, CHECKS_EXPERIMENT))}
+        try:
+            with closing(sqlite3.connect(database)) as store:
+                found = {row[0] for row in store.execute(query, (EXPERIMENT, CHECKS_EXPERIMENT))}
+        except sqlite3.DatabaseError:  # not an MLflow store (yet): MLflow says what it is
+            return
         if found <= {here}:
             return
         with self.locked(), closing(sqlite3.connect(database)) as store, store:
