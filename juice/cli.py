@@ -122,15 +122,17 @@ def ingest(
     """Land exports in the workspace's landing zone (each file once)."""
     from juice.data.ingest import SimulatorSource
     from juice.data.ingest import ingest as land
+    from juice.data.versioning import landing_lock
 
     settings = _settings()
-    result = land(
-        sources or [],
-        settings.workspace.landing,
-        SimulatorSource(settings.sim_rows, settings.sim_scenario, settings.sim_seed),
-        timeout=settings.http_timeout_seconds,
-        attempts=settings.http_attempts,
-    )
+    with landing_lock(settings):  # a build reading the landing zone finishes first
+        result = land(
+            sources or [],
+            settings.workspace.landing,
+            SimulatorSource(settings.sim_rows, settings.sim_scenario, settings.sim_seed),
+            timeout=settings.http_timeout_seconds,
+            attempts=settings.http_attempts,
+        )
     lines = [f"landed {path}" for path in result.files]
     lines += [f"skipped {name} (already ingested)" for name in result.skipped]
     lines.append(f"{len(result.files)} landed, {len(result.skipped)} skipped")
