@@ -369,6 +369,14 @@ class Registry:
             record_promotion(self.settings.workspace.registry_log, promotion)
         return promotion
 
+    def roll_back(self, failed: str, to: str, reason: str, actor: str) -> Promotion | None:
+        """Makes `to` the champion again if `failed` still is; None if a later promotion
+        replaced it meanwhile (that one stands)."""
+        with self.locked():
+            if self.champion_version() != parse_version(failed):
+                return None
+            return self.promote(to, reason, actor)
+
     def require_complete(self, version: str) -> None:
         """Refuses a version that could not serve: one whose training did not finish, or
         whose model, card or artifacts are missing or unreadable."""

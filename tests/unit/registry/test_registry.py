@@ -54,6 +54,7 @@ def test_promotion_moves_the_alias_and_is_recorded(workspace, trained):
     assert registry.promote("1", decision.reason).previous is None
     assert registry.promote("2", "roll forward", actor="cli").previous == "1"
     assert registry.promote("1", "rollback", actor="cli").previous == "2"
+    assert registry.roll_back("2", "1", "v2 failed", actor="drift-check") is None  # v1 stands
     statuses = {v.version: (v.status, v.aliases) for v in registry.versions()}
     assert statuses == {"1": ("champion", ["champion"]), "2": ("promoted earlier", [])}
     events = [
