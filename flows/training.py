@@ -56,7 +56,8 @@ def train() -> TrainingOutcome:
     params = load_params(settings.workspace.params_file).train
     registry = Registry(settings, create=True)
     # Mark FAILED what killed trainings left running (never a live one's)
-    registry.fail_abandoned()
+    for run_id in registry.fail_abandoned():
+        get_run_logger().warning(f"run {run_id} of a killed training marked FAILED")
     # Load the validated dataset
     visits, snapshot, dataset_version = load_dataset(settings)
     # Search pipelines, choose the threshold, evaluate on the test rows

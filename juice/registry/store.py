@@ -355,11 +355,11 @@ class Registry:
         it against the champion hold `locked()` from judging to here."""
         version = parse_version(version)
         with self.locked():
-            if self.champion_version() == version:
-                return None
-            self.require_complete(version)
-            when = datetime.now(UTC).isoformat(timespec="seconds")
             previous = self.champion_version()
+            if previous == version:
+                return None
+            self._require_complete(version)
+            when = datetime.now(UTC).isoformat(timespec="seconds")
             promotion = Promotion(at=when, model=self.name, champion=version, previous=previous,
                                   by=actor, reason=reason)  # fmt: skip
             self.client.set_registered_model_alias(self.name, CHAMPION, version)
@@ -377,7 +377,7 @@ class Registry:
                 return None
             return self.promote(to, reason, actor)
 
-    def require_complete(self, version: str) -> None:
+    def _require_complete(self, version: str) -> None:
         """Refuses a version that could not serve: one whose training did not finish, or
         whose model, card or artifacts are missing or unreadable."""
         item = self._version(version)
