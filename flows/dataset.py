@@ -48,17 +48,18 @@ def build_dataset(sources: list[str] | None = None, versioned: bool = True) -> d
     # Ingest
     if sources:
         land(sources, settings)
-    exports = dataset.landed_exports(settings, params.recent_exports)
-    # Parse, quarantine and validate each export
-    staging = settings.workspace.staging / uuid.uuid4().hex
-    try:
-        parsed = [parse(export, staging, params) for export in exports]
-        reports = [validate(batch, params) for batch in parsed]
-        # Publish the valid batches
-        summary = publish(list(zip(parsed, reports, strict=True)), settings)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    # Version with DVC
-    if versioned:
-        summary = replace(summary, dataset_version=version(settings))
+    with versioning.landing_lock(settings):  # no export lands until DVC has recorded the build
+        exports = dataset.landed_exports(settings, params.recent_exports)
+        # Parse, quarantine and validate each export
+        staging = settings.workspace.staging / uuid.uuid4().hex
+        try:
+            parsed = [parse(export, staging, params) for export in exports]
+            reports = [validate(batch, params) for batch in parsed]
+            # Publish the valid batches
+            summary = publish(list(zip(parsed, reports, strict=True)), settings)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        # Version with DVC
+        if versioned:
+            summary = replace(summary, dataset_version=version(settings))
     return summary

@@ -118,4 +118,4 @@ def verify(settings: Settings, version: str) -> SmokeTest:
 @task(cache_policy=NO_CACHE)
 def roll_back(settings: Settings, champion: str, failed: str, why: str) -> None:
     reason = f"rollback: v{failed} failed its smoke test ({why})"
-    Registry(settings).promote(champion, reason, actor="drift-check")
+    Registry(settings).roll_back(failed, champion, reason, actor="drift-check")

@@ -54,6 +54,10 @@ def train() -> TrainingOutcome:
     """Trains a challenger on the published dataset; promotes it if it passes the gate."""
     settings = Settings()
     params = load_params(settings.workspace.params_file).train
+    registry = Registry(settings, create=True)
+    # Mark FAILED what killed trainings left running (never a live one's)
+    for run_id in registry.fail_abandoned():
+        get_run_logger().warning(f"run {run_id} of a killed training marked FAILED")
     # Load the validated dataset
     visits, snapshot, dataset_version = load_dataset(settings)
     # Search pipelines, choose the threshold, evaluate on the test rows
@@ -65,13 +69,14 @@ def train() -> TrainingOutcome:
         "git_commit": git_commit(),
         "prefect_flow_run": flow_run.get_id(),
     }
-    registry = Registry(settings)
     card = register(trained, lineage, params, registry)
-    # Gate: the challenger against the champion on the same fresh test rows
-    decision, champion = judge(trained, params, registry)
-    registry.record_decision(card.version, decision)
-    if decision.promote:
-        registry.promote(card.version, decision.reason)
+    # Gate: the challenger against the champion of this moment (the registry's lock is
+    # held from judging to promoting), on the same fresh test rows
+    with registry.locked():
+        decision, champion = judge(trained, params, registry)
+        registry.record_decision(card.version, decision)
+        if decision.promote:
+            registry.promote(card.version, decision.reason)
     outcome = TrainingOutcome(
         model_version=card.version,
         promoted=decision.promote,

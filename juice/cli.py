@@ -122,15 +122,17 @@ def ingest(
     """Land exports in the workspace's landing zone (each file once)."""
     from juice.data.ingest import SimulatorSource
     from juice.data.ingest import ingest as land
+    from juice.data.versioning import landing_lock
 
     settings = _settings()
-    result = land(
-        sources or [],
-        settings.workspace.landing,
-        SimulatorSource(settings.sim_rows, settings.sim_scenario, settings.sim_seed),
-        timeout=settings.http_timeout_seconds,
-        attempts=settings.http_attempts,
-    )
+    with landing_lock(settings):  # a build reading the landing zone finishes first
+        result = land(
+            sources or [],
+            settings.workspace.landing,
+            SimulatorSource(settings.sim_rows, settings.sim_scenario, settings.sim_seed),
+            timeout=settings.http_timeout_seconds,
+            attempts=settings.http_attempts,
+        )
     lines = [f"landed {path}" for path in result.files]
     lines += [f"skipped {name} (already ingested)" for name in result.skipped]
     lines.append(f"{len(result.files)} landed, {len(result.skipped)} skipped")
@@ -231,14 +233,21 @@ def promote(
     as_json: JsonOption = False,
 ) -> None:
     """Make a version the champion."""
-    from juice.registry.store import Registry
+    from juice.registry.store import Registry, parse_version
 
-    version = version.removeprefix("v")
-    previous = Registry(_settings()).promote(version, reason, actor="cli")
+    version = parse_version(version)
+    promotion = Registry(_settings()).promote(version, reason, actor="cli")
+    if promotion is None:
+        _emit(
+            as_json,
+            {"champion": version, "previous": version, "promoted": False},
+            [f"v{version} is already the champion: nothing to do"],
+        )
+        return
     _emit(
         as_json,
-        {"champion": version, "previous": previous, "reason": reason},
-        [f"champion is now v{version} (was {previous or 'none'}): {reason}"],
+        {"champion": version, "previous": promotion.previous, "reason": reason, "promoted": True},
+        [f"champion is now v{version} (was {promotion.previous or 'none'}): {reason}"],
     )
 
 
@@ -450,7 +459,7 @@ def _prepare_stack(settings: Settings) -> None:
 def _has_champion(settings: Settings) -> bool:
     from juice.registry.store import Registry
 
-    return Registry(settings).champion_version() is not None
+    return not Registry.missing(settings) and Registry(settings).champion_version() is not None
 
 
 @app.command()

@@ -123,7 +123,9 @@ class Settings(BaseSettings):
 
     @cached_property
     def dvc_remote_url(self) -> str:
-        return self.dvc_remote or str(self.workspace.dvc_remote)
+        """JUICE_DVC_REMOTE, or the workspace's own remote named relative to the workspace
+        (DVC keeps it relative), so a moved or copied workspace pushes into itself."""
+        return self.dvc_remote or self.workspace.relative(self.workspace.dvc_remote)
 
     @cached_property
     def tracking_uri(self) -> str:

@@ -26,3 +26,27 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], *words: str) -
     assert lines[0].startswith("juice: error:"), done.stderr
     for word in words:
         assert word in lines[0]
+
+
+def start_juice(
+    *args: str, patch: str = "", env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """`juice ARGS` started in the background, in a session of its own (so a test can kill
+    it whole), after running `patch` (Python) in its process: how a test stops a command
+    at a chosen point or widens a race."""
+    code = f"{patch}\nimport sys\nfrom juice.cli import main\nsys.argv[1:] = {list(args)!r}\nmain()"
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> str:
+    """The output of a command started with `start_juice`, which must succeed."""
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    return out

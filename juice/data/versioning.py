@@ -6,6 +6,8 @@ in one project at once fail with "busy", so every call holds a file lock.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -52,6 +54,14 @@ def dvc(settings: Settings, *args: str) -> str:
     return done.stdout
 
 
+def landing_lock(settings: Settings) -> FileLock:
+    """Held while exports land, and by a build from reading the landing zone until DVC has
+    recorded it: an export that arrives mid-build waits, so dvc.lock never claims that the
+    dataset was built from it."""
+    settings.workspace.work.mkdir(parents=True, exist_ok=True)
+    return FileLock(settings.workspace.lock("landing"))
+
+
 def ensure_project(settings: Settings) -> None:
     """Makes the workspace a DVC project with the pipeline and a default remote."""
     workspace = settings.workspace
@@ -84,16 +94,35 @@ def version_dataset(settings: Settings) -> str:
 
 
 def dataset_version(settings: Settings) -> str:
-    """The content hash DVC recorded for the dataset (the version later runs record)."""
+    """The content hash DVC recorded for the dataset on disk (the version a training
+    records). A dataset built since (`--no-version`, or a versioning that did not finish)
+    has no DVC version: dvc.lock still names an earlier one."""
     workspace = settings.workspace
     lock, dataset = workspace.pipeline_lock, workspace.relative(workspace.dataset)
     if not lock.exists():
         raise VersioningError("the dataset is not versioned yet: run `juice build-dataset`")
     stages = yaml.safe_load(lock.read_text()).get("stages", {})
-    for out in stages.get(DATASET_STAGE, {}).get("outs", []):
-        if out.get("path") == dataset:
-            return str(out["md5"]).removesuffix(".dir")
-    raise VersioningError(f"dvc.lock records no {dataset}")
+    recorded = [out for out in stages.get(DATASET_STAGE, {}).get("outs", [])
+                if out.get("path") == dataset]  # fmt: skip
+    if not recorded:
+        raise VersioningError(f"dvc.lock records no {dataset}")
+    version = str(recorded[0]["md5"]).removesuffix(".dir")
+    if version != _directory_hash(workspace.dataset):
+        raise VersioningError(f"{dataset} changed since DVC recorded it: it has no DVC version")
+    return version
+
+
+def _directory_hash(folder: Path) -> str:
+    """The hash DVC 3 gives a folder (md5 of the sorted JSON listing of its files' md5s),
+    computed in this process: no DVC process (a second or more), no wait for DVC's lock.
+    The dataset flow's tests compare it with DVC's own after each versioned build."""
+    listing = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as stream:
+                md5 = hashlib.file_digest(stream, "md5").hexdigest()
+            listing.append({"md5": md5, "relpath": path.relative_to(folder).as_posix()})
+    return hashlib.md5(json.dumps(listing, sort_keys=True).encode()).hexdigest()
 
 
 def reproduce(settings: Settings) -> str:

@@ -18,7 +18,7 @@ def seed_champion(
     """Trains on `visits`, registers the model and makes it the champion whatever the
     gate says (its verdict is kept as the reason); returns the new version's card."""
     trained = train_model(visits, params)
-    registry = Registry(settings)
+    registry = Registry(settings, create=True)
     card = registry.log_training(trained, {"dataset_version": dataset_version}, params.flat())
     decision, _ = challenge(trained, params.gate, registry)
     registry.record_decision(card.version, decision)

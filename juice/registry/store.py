@@ -1,21 +1,27 @@
 """MLflow adapter: one run per training, a registered version per model, the champion alias.
 
 The serving model is the version with the alias `champion`. The alias moves only
-after a version is completely logged and registered, so a crash mid-training leaves
-the champion as it was. Every promotion is kept as version tags and as a line in the
-workspace's registry log.
+to a complete version (model, card, artifacts, finished run), under the registry's
+lock, so a crash mid-training leaves the champion as it was and concurrent trainings
+are each judged against the champion of their moment. Every promotion is kept as
+version tags and as a line in the workspace's registry log.
 """
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from filelock import FileLock, Timeout
 
 from juice.errors import JuiceError
 from juice.model.card import CARD_FILE, ModelCard, card_for
@@ -33,6 +39,8 @@ CHECKS_EXPERIMENT = "poljuice-checks"  # drift checks and other verdicts on the 
 
 
 NO_CHAMPION = "no champion model yet: run `juice train` first"
+KILLED = "its training stopped before it finished (the process was killed)"
+_VERSION = re.compile(r"v?0*([1-9][0-9]*)", re.IGNORECASE)
 
 
 class RegistryError(JuiceError):
@@ -45,10 +53,19 @@ class VersionSummary:
     aliases: list[str]
     metrics: dict[str, float]
     threshold: float | None
-    status: str  # champion | promoted earlier | rejected | pending
+    status: str  # champion | promoted earlier | rejected | failed | pending
     reason: str | None
     dataset_version: str | None
     created_at: str
+
+
+def parse_version(text: str) -> str:
+    """A version as the registry names it (`3` for "3", " 3", "03" or "v3"); anything else
+    is refused, so the log never records a version in a form of its own."""
+    found = _VERSION.fullmatch(text.strip())
+    if found is None:
+        raise RegistryError(f"{text!r} is not a model version (a number such as 3)")
+    return found.group(1)
 
 
 def git_commit() -> str | None:
@@ -62,12 +79,60 @@ def git_commit() -> str | None:
 class Registry:
     """The model registry of record (MLflow tracking + model registry)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, create: bool = False) -> None:
+        """Opens the registry. The workspace's own store must exist unless `create` (the
+        first training creates it): a deleted store is reported, never recreated empty."""
         from mlflow import MlflowClient
 
         self.settings = settings
         self.name = settings.model_name
-        self.client = MlflowClient(tracking_uri=settings.tracking_uri)
+        self._lock = FileLock(settings.workspace.lock("registry"))
+        database = settings.workspace.mlflow_db
+        new = Registry.missing(settings)
+        if new and not create:
+            raise RegistryError(
+                f"the model registry is missing: expected {database} "
+                "(`juice train` creates a new one)"
+            )
+        if settings.mlflow_tracking_uri is None and not new:
+            self._follow_move(database)
+        with self.locked() if new else nullcontext():  # one process creates its tables
+            self.client = MlflowClient(tracking_uri=settings.tracking_uri)
+
+    @staticmethod
+    def missing(settings: Settings) -> bool:
+        """Whether the workspace's own store (no tracking server set) does not exist yet."""
+        return settings.mlflow_tracking_uri is None and not settings.workspace.mlflow_db.exists()
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Holds the registry's lock (reentrant): one change of champion at a time in
+        this workspace, so each is a compare-and-set against the champion of its moment."""
+        self.settings.workspace.work.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            yield
+
+    def _follow_move(self, database: Path) -> None:
+        """A workspace moved or copied as a folder keeps a store whose locations name the
+        old place (experiments, runs, logged models, versions): points them at this
+        workspace's artifact folder, so the copy reads and writes only itself."""
+        here = self.settings.workspace.mlflow_artifacts.resolve().as_uri()
+        query = "SELECT DISTINCT artifact_location FROM experiments WHERE name IN (?, ?)"
+        try:
+            with closing(sqlite3.connect(database)) as store:
+                found = {row[0] for row in store.execute(query, (EXPERIMENT, CHECKS_EXPERIMENT))}
+        except sqlite3.DatabaseError:  # not an MLflow store (yet): MLflow says what it is
+            return
+        if found <= {here}:
+            return
+        with self.locked(), closing(sqlite3.connect(database)) as store, store:
+            for old in found - {here}:
+                for table, column in _LOCATIONS:
+                    store.execute(
+                        f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
+                        f"WHERE {column} = ? OR substr({column}, 1, ?) = ?",
+                        (here, len(old) + 1, old, len(old) + 1, f"{old}/"),
+                    )
 
     # Training runs ------------------------------------------------------------
 
@@ -85,10 +150,7 @@ class Registry:
         experiment = self._experiment_id(EXPERIMENT)
         self._ensure_model()
         example = pl.DataFrame(trained.split.x_test[:5], schema=list(MODEL_COLUMNS)).to_pandas()
-        with (
-            mlflow.start_run(experiment_id=experiment) as run,
-            tempfile.TemporaryDirectory() as tmp,
-        ):
+        with self._held_run(experiment) as run, tempfile.TemporaryDirectory() as tmp:
             mlflow.set_tags({key: value for key, value in lineage.items() if value is not None})
             mlflow.log_params(params | {f"best.{k}": v for k, v in trained.best_params.items()})
             mlflow.log_metrics(
@@ -144,6 +206,61 @@ class Registry:
             if value is not None:
                 self.client.set_model_version_tag(self.name, card.version, key, str(value))
         return card
+
+    @contextmanager
+    def _held_run(self, experiment: str) -> Iterator[Any]:
+        """A training's MLflow run, held by this process (a lock named by the run) until it
+        ends, so that a clean-up tells a killed training's run from a live one."""
+        import mlflow
+
+        with self.locked():  # no clean-up sees the run before its lock is held
+            run = mlflow.start_run(experiment_id=experiment)
+            held = self._run_lock(run.info.run_id)
+            held.acquire()
+        status = "FAILED"
+        try:
+            yield run
+            status = "FINISHED"
+        finally:
+            with self.locked():
+                mlflow.end_run(status)
+                self._release(held)
+
+    def fail_abandoned(self) -> list[str]:
+        """Marks FAILED the training runs left RUNNING by a killed process, and their
+        versions; a run whose process lives holds its lock and is never touched. Returns
+        the runs marked."""
+        experiment = self.client.get_experiment_by_name(EXPERIMENT)
+        if experiment is None:
+            return []
+        marked = []
+        with self.locked():
+            running = self.client.search_runs(
+                [experiment.experiment_id], "attributes.status = 'RUNNING'"
+            )
+            for run in running:
+                held = self._run_lock(run.info.run_id)
+                try:
+                    held.acquire(timeout=0)
+                except Timeout:
+                    continue  # a live training
+                self.client.set_terminated(run.info.run_id, "FAILED")
+                for version in self.client.search_model_versions(f"run_id='{run.info.run_id}'"):
+                    self.client.set_model_version_tag(self.name, version.version, "gate", "failed")
+                    self.client.set_model_version_tag(
+                        self.name, version.version, "gate_reason", KILLED
+                    )
+                self._release(held)
+                marked.append(run.info.run_id)
+        return marked
+
+    def _run_lock(self, run_id: str) -> FileLock:
+        return FileLock(self.settings.workspace.lock(f"run-{run_id}"))
+
+    @staticmethod
+    def _release(held: FileLock) -> None:
+        held.release()
+        Path(held.lock_file).unlink(missing_ok=True)
 
     def log_check(
         self, name: str, tags: dict[str, str], metrics: dict[str, float], report: Path
@@ -237,21 +354,54 @@ class Registry:
         self.client.set_model_version_tag(self.name, version, "gate", status)
         self.client.set_model_version_tag(self.name, version, "gate_reason", decision.reason)
 
-    def promote(self, version: str, reason: str, actor: str = "gate") -> str | None:
-        """Makes `version` the champion; returns the version it replaced."""
-        self._version(version)
-        previous = self.champion_version()
-        when = datetime.now(UTC).isoformat(timespec="seconds")
-        self.client.set_registered_model_alias(self.name, CHAMPION, version)
-        self.client.set_model_version_tag(self.name, version, "promoted_at", when)
-        self.client.set_model_version_tag(self.name, version, "promoted_by", actor)
-        self.client.set_model_version_tag(self.name, version, "promotion_reason", reason)
-        record_promotion(
-            self.settings.workspace.registry_log,
-            Promotion(at=when, model=self.name, champion=version, previous=previous, by=actor,
-                      reason=reason),
-        )  # fmt: skip
-        return previous
+    def promote(self, version: str, reason: str, actor: str = "gate") -> Promotion | None:
+        """Makes a complete `version` the champion and records what it replaced; None when
+        it already is the champion (nothing to do, nothing recorded). Callers that judged
+        it against the champion hold `locked()` from judging to here."""
+        version = parse_version(version)
+        with self.locked():
+            previous = self.champion_version()
+            if previous == version:
+                return None
+            self._require_complete(version)
+            when = datetime.now(UTC).isoformat(timespec="seconds")
+            promotion = Promotion(at=when, model=self.name, champion=version, previous=previous,
+                                  by=actor, reason=reason)  # fmt: skip
+            self.client.set_registered_model_alias(self.name, CHAMPION, version)
+            self.client.set_model_version_tag(self.name, version, "promoted_at", when)
+            self.client.set_model_version_tag(self.name, version, "promoted_by", actor)
+            self.client.set_model_version_tag(self.name, version, "promotion_reason", reason)
+            record_promotion(self.settings.workspace.registry_log, promotion)
+        return promotion
+
+    def roll_back(self, failed: str, to: str, reason: str, actor: str) -> Promotion | None:
+        """Makes `to` the champion again if `failed` still is; None if a later promotion
+        replaced it meanwhile (that one stands)."""
+        with self.locked():
+            if self.champion_version() != parse_version(failed):
+                return None
+            return self.promote(to, reason, actor)
+
+    def _require_complete(self, version: str) -> None:
+        """Refuses a version that could not serve: one whose training did not finish, or
+        whose model, card or artifacts are missing or unreadable."""
+        item = self._version(version)
+        run = self.client.get_run(item.run_id)
+        logged = {artifact.path for artifact in self.client.list_artifacts(item.run_id)}
+        missing = [name for name in (CARD_FILE, "plots", "cv_results.csv") if name not in logged]
+        if item.status != "READY" or run.info.status != "FINISHED":
+            problem = f"its training did not finish (run {run.info.status.lower()})"
+        elif missing:
+            problem = f"missing {', '.join(missing)}"
+        else:
+            try:
+                _, card = self.load(version)
+            except Exception as error:  # whatever is missing or broken, it cannot serve
+                problem = f"its model cannot be loaded ({type(error).__name__}: {error})"
+            else:
+                problem = "" if card.version == version else f"its card is v{card.version}'s"
+        if problem:
+            raise RegistryError(f"v{version} is incomplete, so it cannot be promoted: {problem}")
 
     # Listing ------------------------------------------------------------------
 
@@ -304,6 +454,16 @@ class Registry:
             return self.client.get_model_version(self.name, str(version))
         except MlflowException as error:
             raise RegistryError(f"model {self.name} has no version {version}") from error
+
+
+# Every place an MLflow SQLite store names an artifact location (MLflow 3.17's schema).
+_LOCATIONS = (
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("logged_models", "artifact_location"),
+    ("model_versions", "storage_location"),
+    ("model_versions", "source"),
+)
 
 
 def _requirements() -> list[str]:

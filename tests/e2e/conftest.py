@@ -13,6 +13,17 @@ from juice.settings import Settings
 
 
 @pytest.fixture
+def built(workspace, tmp_path, prefect_harness):
+    """A workspace with a published (unversioned) dataset and a small training grid."""
+    from flows.dataset import build_dataset
+
+    write_params(workspace)
+    land(workspace, tmp_path, "e", 3000, seed=11)
+    build_dataset(versioned=False)
+    return workspace
+
+
+@pytest.fixture
 def trained(workspace, tmp_path, prefect_harness):
     """A champion trained on one stable export of 3,000 visits."""
     from flows.dataset import build_dataset

@@ -107,6 +107,8 @@ def test_the_command_line_prints_the_report_and_fails_clearly(trained, tmp_path,
 
 
 def test_no_champion_is_a_clear_error(workspace):
+    assert_one_line_error(juice("drift-check"), "registry is missing", "juice train")
+    Registry(workspace, create=True)
     assert_one_line_error(juice("drift-check"), "no champion")
 
 

@@ -6,25 +6,12 @@ import json
 
 import pytest
 import yaml
-from factories import export, write_params
+from factories import write_params
 
-from juice.data.ingest import SimulatorSource, ingest
 from juice.data.snapshots import find_snapshot
 from juice.registry.store import Registry
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def built(workspace, tmp_path, prefect_harness):
-    """A workspace with a published (unversioned) dataset and a small training grid."""
-    from flows.dataset import build_dataset
-
-    write_params(workspace)
-    sim = SimulatorSource(rows=10, scenario="stable", seed=0)
-    ingest([str(export(tmp_path / "e.csv", rows=3000, seed=11))], workspace.workspace.landing, sim)
-    build_dataset(versioned=False)
-    return workspace
 
 
 def test_first_model_is_promoted_and_a_challenger_that_fails_the_gate_is_not(built):

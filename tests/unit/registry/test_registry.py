@@ -6,12 +6,14 @@ import json
 
 import numpy as np
 import pytest
+from commands import assert_one_line_error, juice
 from factories import small_train_params
 
 from juice.data.simulator import simulate
+from juice.model.card import CARD_FILE
 from juice.model.training import train_model
 from juice.registry.gate import judge
-from juice.registry.store import Registry, RegistryError
+from juice.registry.store import Registry, RegistryError, parse_version
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +22,7 @@ def trained():
 
 
 def test_a_training_becomes_a_version_with_its_card(workspace, trained):
-    registry = Registry(workspace)
+    registry = Registry(workspace, create=True)
     card = registry.log_training(
         trained, {"dataset_version": "abc", "git_commit": None}, {"beta": 0.3}
     )
@@ -42,16 +44,17 @@ def test_a_training_becomes_a_version_with_its_card(workspace, trained):
 
 
 def test_promotion_moves_the_alias_and_is_recorded(workspace, trained):
-    registry = Registry(workspace)
+    registry = Registry(workspace, create=True)
     for _ in range(2):
         registry.log_training(trained, {}, {})
     decision = judge(
         trained.split.y_test, trained.test_probability, None, small_train_params().gate
     )
     registry.record_decision("1", decision)
-    assert registry.promote("1", decision.reason) is None
-    assert registry.promote("2", "roll forward", actor="cli") == "1"
-    assert registry.promote("1", "rollback", actor="cli") == "2"
+    assert registry.promote("1", decision.reason).previous is None
+    assert registry.promote("2", "roll forward", actor="cli").previous == "1"
+    assert registry.promote("1", "rollback", actor="cli").previous == "2"
+    assert registry.roll_back("2", "1", "v2 failed", actor="drift-check") is None  # v1 stands
     statuses = {v.version: (v.status, v.aliases) for v in registry.versions()}
     assert statuses == {"1": ("champion", ["champion"]), "2": ("promoted earlier", [])}
     events = [
@@ -65,9 +68,60 @@ def test_promotion_moves_the_alias_and_is_recorded(workspace, trained):
 
 
 def test_unknown_versions_and_missing_champion_are_clear_errors(workspace):
-    registry = Registry(workspace)
+    registry = Registry(workspace, create=True)
     assert registry.versions() == []
     with pytest.raises(RegistryError, match="no champion"):
         registry.load()
     with pytest.raises(RegistryError, match="no version 7"):
         registry.promote("7", "typo")
+
+
+def test_a_missing_registry_is_reported_never_recreated_empty(workspace, trained):
+    database = workspace.workspace.mlflow_db
+    with pytest.raises(RegistryError, match=f"registry is missing: expected {database}"):
+        Registry(workspace)
+    assert not database.exists()
+    Registry(workspace, create=True).log_training(trained, {}, {})  # the first training
+    database.unlink()  # then the store is lost
+    done = juice("models")
+    assert_one_line_error(done, "registry is missing", str(database))
+    assert not database.exists()
+
+
+def test_versions_are_normalised_and_promoting_the_champion_again_changes_nothing(
+    workspace, trained
+):
+    registry = Registry(workspace, create=True)
+    for _ in range(2):
+        registry.log_training(trained, {}, {})
+    assert [parse_version(text) for text in ("3", " 3", "03", "v3", "V03 ")] == ["3"] * 5
+    for text in ("", "x3", "3.0", "0", "-1", "3 4"):
+        with pytest.raises(RegistryError, match="is not a model version"):
+            parse_version(text)
+
+    registry.promote(" 01", "first")
+    registry.promote("02", "second", actor="cli")
+    assert registry.promote("2", "again", actor="cli") is None
+    events = [json.loads(line) for line in registry.settings.workspace.registry_log.open()]
+    assert [(e["champion"], e["previous"]) for e in events] == [("1", None), ("2", "1")]
+
+    done = juice("models", "promote", "v2", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["promoted"] is False
+    assert len(registry.settings.workspace.registry_log.read_text().splitlines()) == 2
+
+
+def test_an_incomplete_version_cannot_be_promoted(workspace, trained):
+    registry = Registry(workspace, create=True)
+    cards = [registry.log_training(trained, {}, {}) for _ in range(3)]
+    registry.promote("1", "first")
+    artifacts = workspace.workspace.mlflow_artifacts
+    model_id = registry.client.get_model_version("poljuice", "2").source.removeprefix("models:/")
+    (artifacts / "models" / model_id / "artifacts" / "model.pkl").unlink()
+    (artifacts / cards[2].run_id / "artifacts" / CARD_FILE).unlink()
+
+    with pytest.raises(RegistryError, match=r"v2 is incomplete.*model cannot be loaded"):
+        registry.promote("2", "roll forward")
+    assert_one_line_error(juice("models", "promote", "3"), "v3 is incomplete", CARD_FILE)
+    assert registry.champion_version() == "1"
+    assert len(workspace.workspace.registry_log.read_text().splitlines()) == 1
