@@ -183,8 +183,8 @@ class Registry:
                 pyfunc_predict_fn="predict_proba",
                 serialization_format="cloudpickle",
             )
-            version = self.client.create_model_version(
-                self.name, info.model_uri, run_id=run.info.run_id
+            version = self.client.create_model_version(  # a tracking server needs the id
+                self.name, info.model_uri, run_id=run.info.run_id, model_id=info.model_id
             ).version
             card = card_for(
                 trained,

@@ -1,21 +1,15 @@
 """The registry behind a real MLflow tracking server, as in compose.yaml and Kubernetes:
 the flows' workspace trains and promotes, artifacts go to the server's artifact store
 (created there by deployments/experiments.py), and another workspace (an API container)
-loads the champion through the server alone.
-
-Found here: `Registry.log_training` registers a version without its logged model's id,
-which MLflow's local SQLite store accepts and a tracking server refuses ("The model_id
-request parameter must identify the resource that contains the source"). The strict xfail
-below shows it; the other tests pass the id the way the fix would (`create_model_version(
-..., model_id=info.model_id)` in juice/registry/store.py), and the xfail turns into a
-failure once the registry does it itself: then drop `_with_model_id`."""
+loads the champion through the server alone. (A version registered without its logged
+model's id is accepted by MLflow's local store and refused by a server: the fixture's
+training fails if the registry forgets it.)"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
@@ -49,45 +43,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         yield url, artifacts
 
 
-def _with_model_id(create_model_version: Callable[..., Any]) -> Callable[..., Any]:
-    """`MlflowClient.create_model_version` given the logged model's id its source names."""
-
-    def create(self: Any, name: str, source: str, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("model_id") is None and source.startswith("models:/m-"):
-            kwargs["model_id"] = source.removeprefix("models:/")
-        return create_model_version(self, name, source, *args, **kwargs)
-
-    return create
-
-
 @pytest.fixture(scope="module")
 def trained(server, tmp_path_factory) -> Settings:
     """The flows' workspace: experiments created on the server first, then a champion."""
-    from mlflow import MlflowClient
-
     url, _ = server
     locations = create_experiments(url)
     assert set(locations) == {EXPERIMENT, CHECKS_EXPERIMENT}
     assert all(location.startswith("mlflow-artifacts:") for location in locations.values())
     assert create_experiments(url) == locations  # a second run changes nothing
     flows = Settings(home=tmp_path_factory.mktemp("flows"), mlflow_tracking_uri=url)
-    with pytest.MonkeyPatch.context() as patch:
-        fixed = _with_model_id(MlflowClient.create_model_version)
-        patch.setattr(MlflowClient, "create_model_version", fixed)
-        seed_champion(simulate(2000, seed=4), small_train_params(), flows, "test")
+    seed_champion(simulate(2000, seed=4), small_train_params(), flows, "test")
     return flows
-
-
-@pytest.mark.xfail(strict=True, reason="the registry registers a version without model_id")
-def test_the_registry_registers_versions_on_a_tracking_server(server, trained):
-    from mlflow.exceptions import RestException
-
-    url, _ = server
-    other = Settings(home=trained.home.parent / "second", mlflow_tracking_uri=url)
-    try:
-        seed_champion(simulate(2000, seed=5), small_train_params(), other, "test")
-    except RestException as error:
-        pytest.fail(f"a training against the server fails: {error}")
 
 
 def test_the_artifacts_live_in_the_servers_store_not_the_workspace(server, trained):
