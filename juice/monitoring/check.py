@@ -97,7 +97,8 @@ def record_check(settings: Settings, check: DriftCheck) -> list[str]:
     configured); returns warnings for what could not be done (a check still counts)."""
     warnings = []
     report = check.report
-    Registry(settings).log_check(
+    registry = Registry(settings)
+    registry.log_check(
         "drift-check",
         {"verdict": report.verdict, "champion": check.model_version,
          "reference_version": check.reference_version},
@@ -106,6 +107,7 @@ def record_check(settings: Settings, check: DriftCheck) -> list[str]:
          "drifted_features": float(len(report.drifted_features))},
         check.report_file,
     )  # fmt: skip
+    registry.prune_checks(settings.retention_days)
     if settings.pushgateway_url:
         try:
             push_drift(settings.pushgateway_url, report, check.model_version)

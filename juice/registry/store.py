@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, nullcontext
@@ -276,6 +277,27 @@ class Registry:
             mlflow.log_metrics(metrics)
             mlflow.log_artifact(str(report))
         return str(run.info.run_id)
+
+    def prune_checks(self, days: float) -> int:
+        """Deletes the check runs started more than `days` ago (retention: one a drift
+        check an hour would otherwise grow the store forever); how many. On the
+        workspace's own store they are removed for good (`mlflow gc`); a tracking server
+        keeps deleted runs until its own gc."""
+        experiment = self.client.get_experiment_by_name(CHECKS_EXPERIMENT)
+        if experiment is None:
+            return 0
+        oldest = int((datetime.now(UTC).timestamp() - days * 86_400) * 1000)
+        old = self.client.search_runs(
+            [experiment.experiment_id], f"attributes.start_time < {oldest}", max_results=1000
+        )
+        for run in old:
+            self.client.delete_run(run.info.run_id)
+        if old and self.settings.mlflow_tracking_uri is None:
+            mlflow = str(Path(sys.executable).parent / "mlflow")
+            ids = ",".join(run.info.run_id for run in old)
+            subprocess.run([mlflow, "gc", "--backend-store-uri", self.settings.tracking_uri,
+                            "--run-ids", ids], check=True, capture_output=True)  # fmt: skip
+        return len(old)
 
     def _experiment_id(self, name: str) -> str:
         experiment = self.client.get_experiment_by_name(name)

@@ -125,3 +125,23 @@ def test_an_incomplete_version_cannot_be_promoted(workspace, trained):
     assert_one_line_error(juice("models", "promote", "3"), "v3 is incomplete", CARD_FILE)
     assert registry.champion_version() == "1"
     assert len(workspace.workspace.registry_log.read_text().splitlines()) == 1
+
+
+def test_check_runs_past_the_retention_are_deleted_for_good(workspace, tmp_path):
+    import time
+
+    from juice.registry.store import CHECKS_EXPERIMENT
+
+    registry = Registry(workspace, create=True)
+    report = tmp_path / "report.json"
+    report.write_text("{}")
+    recent = registry.log_check("drift-check", {}, {"drift": 0.0}, report)
+    experiment = registry.client.get_experiment_by_name(CHECKS_EXPERIMENT).experiment_id
+    month_ago = int((time.time() - 31 * 86_400) * 1000)
+    old = registry.client.create_run(experiment, start_time=month_ago).info.run_id
+    registry.client.set_terminated(old)
+    assert registry.prune_checks(30) == 1
+    assert registry.client.get_run(recent).info.lifecycle_stage == "active"
+    with pytest.raises(Exception, match="not found"):
+        registry.client.get_run(old)  # not merely marked deleted: gone from the store
+    assert registry.prune_checks(30) == 0
