@@ -32,7 +32,7 @@ from pydantic import TypeAdapter
 
 from juice.adapters.processes import bento_server, free_port, http_server
 from juice.data.simulator import simulate
-from juice.model.features import MODEL_COLUMNS
+from juice.model.matrix import MODEL_COLUMNS
 from juice.params import load_params
 from juice.registry.seed import seed_champion
 from juice.serving.api import EXAMPLE_VISIT, request_visits, visit_model, visits_matrix

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from juice.model.features import MODEL_COLUMNS
-from juice.model.training import TrainedModel
+from juice.model.matrix import MODEL_COLUMNS
+
+if TYPE_CHECKING:  # an annotation only: importing it would import scikit-learn
+    from juice.model.training import TrainedModel
 
 CARD_FILE = "model_card.json"  # its name among a run's artifacts
 

@@ -6,14 +6,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import (
-    average_precision_score,
-    brier_score_loss,
-    confusion_matrix,
-    roc_auc_score,
-)
 
-from juice.model.features import FIRST_FLAVOUR_COLUMN
+from juice.model.matrix import FIRST_FLAVOUR_COLUMN
 from juice.model.thresholds import fbeta
 from juice.schema import FLAVOURS
 
@@ -48,6 +42,14 @@ class Evaluation:
 def evaluate(
     y_true: np.ndarray, probability: np.ndarray, threshold: float, beta: float
 ) -> Evaluation:
+    # Imported here: what reads only SUMMARY_METRICS (`juice models`) needs no scikit-learn.
+    from sklearn.metrics import (
+        average_precision_score,
+        brier_score_loss,
+        confusion_matrix,
+        roc_auc_score,
+    )
+
     y_true = np.asarray(y_true, dtype=bool)
     decision = probability >= threshold
     tn, fp, fn, tp = confusion_matrix(y_true, decision, labels=[False, True]).ravel()

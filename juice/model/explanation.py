@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from juice.errors import JuiceError
-from juice.model.features import AGE_COLUMN, FEMALE, FEMALE_COLUMN, MODEL_COLUMNS
 from juice.model.linear import linear_form
+from juice.model.matrix import AGE_COLUMN, FEMALE, FEMALE_COLUMN, MODEL_COLUMNS
 from juice.schema import FEATURES, SEX
 
 

@@ -1,31 +1,23 @@
-"""Model inputs: visits as a numeric matrix, and the encodings of watch time the search compares."""
+"""The model's first step: encodings of age and watch time that the search compares (its
+input is the matrix of juice.model.matrix)."""
 
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from juice.schema import AGE, FLAVOURS, SEX
-
-FEMALE = "female"
-MODEL_COLUMNS: tuple[str, ...] = (FEMALE, AGE, *FLAVOURS)  # the matrix a model reads
-# Their places in it; the flavours run from FIRST_FLAVOUR_COLUMN to the end.
-FEMALE_COLUMN, AGE_COLUMN, FIRST_FLAVOUR_COLUMN = (
-    MODEL_COLUMNS.index(name) for name in (FEMALE, AGE, FLAVOURS[0])
+from juice.model.matrix import (
+    AGE_COLUMN,
+    FEMALE,
+    FEMALE_COLUMN,
+    FIRST_FLAVOUR_COLUMN,
+    MODEL_COLUMNS,
 )
+from juice.schema import AGE, FLAVOURS
+
 AGE_ENCODINGS = ("linear", "decades")
 _DECADES = np.arange(30, 100, 10)  # bins 18-29, 30-39, ..., 90-100
-
-
-def to_matrix(visits: pl.DataFrame) -> np.ndarray:
-    """Typed visits (schema dtypes) as float64 columns `MODEL_COLUMNS`."""
-    return visits.select(
-        (pl.col(SEX).cast(pl.String) == "F").cast(pl.Float64).alias(FEMALE),
-        pl.col(AGE).cast(pl.Float64),
-        pl.col(FLAVOURS).cast(pl.Float64),
-    ).to_numpy()
 
 
 class VisitFeatures(TransformerMixin, BaseEstimator):

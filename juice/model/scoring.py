@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from juice.data.parsing import REASON, parse_export
-from juice.model.features import to_matrix
+from juice.model.matrix import to_matrix
 from juice.schema import FEATURES, LABEL, LINE, PROBABILITY, SEX, WILL_BUY
 
 Scorer = Callable[[np.ndarray], np.ndarray]  # model matrix -> purchase probability

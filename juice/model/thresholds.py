@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,8 @@ def select_threshold(y_true: np.ndarray, probability: np.ndarray, beta: float) -
     Every distinct score is a candidate, so the choice is exact for the data given.
     Ties go to the higher threshold: fewer, surer targets.
     """
+    from sklearn.metrics import precision_recall_curve  # here: `juice models` needs none
+
     y_true = np.asarray(y_true, dtype=bool)
     if y_true.all() or not y_true.any():
         raise ValueError("choosing a threshold needs both buyers and non-buyers")

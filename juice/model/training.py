@@ -26,7 +26,8 @@ from juice.model.evaluation import (
     targeting_table,
 )
 from juice.model.explanation import Reference, reference_visitor
-from juice.model.features import VisitFeatures, to_matrix
+from juice.model.features import VisitFeatures
+from juice.model.matrix import to_matrix
 from juice.model.thresholds import ThresholdChoice, select_threshold
 from juice.params import (
     ClassWeight,

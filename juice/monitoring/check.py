@@ -10,7 +10,7 @@ from typing import Any
 
 from juice.data.snapshots import find_snapshot
 from juice.errors import JuiceError
-from juice.model.features import to_matrix
+from juice.model.matrix import to_matrix
 from juice.monitoring.drift import DriftReport, detect_drift
 from juice.monitoring.pushgateway import push_drift
 from juice.monitoring.window import new_exports, read_window

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from juice.params import GateParams
 
@@ -26,7 +25,6 @@ if TYPE_CHECKING:  # only their methods and attributes are used
     from juice.model.training import TrainedModel
     from juice.registry.store import Registry
 
-_METRICS = {"average_precision": average_precision_score, "roc_auc": roc_auc_score}
 PRIOR = "purchase-rate prior"
 
 
@@ -54,7 +52,9 @@ def judge(
     if incumbent is None:
         incumbent = np.full(len(y_true), y_true.mean())
         incumbent_name = PRIOR
-    score = _METRICS[params.metric]
+    from sklearn import metrics  # here: opening the registry needs no scikit-learn
+
+    score = getattr(metrics, f"{params.metric}_score")
     rng = np.random.default_rng(params.seed)
     differences = []
     for _ in range(params.bootstrap):

@@ -19,7 +19,7 @@ from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from filelock import FileLock, Timeout
@@ -27,12 +27,14 @@ from filelock import FileLock, Timeout
 from juice.errors import JuiceError
 from juice.model.card import CARD_FILE, ModelCard, card_for
 from juice.model.evaluation import SUMMARY_METRICS
-from juice.model.features import MODEL_COLUMNS
-from juice.model.training import TrainedModel
+from juice.model.matrix import MODEL_COLUMNS
 from juice.registry.gate import GateDecision
 from juice.registry.promotions import Promotion, record_promotion
 from juice.settings import Settings
 from juice.workspace import PROJECT_ROOT
+
+if TYPE_CHECKING:  # an annotation only: importing it would import scikit-learn
+    from juice.model.training import TrainedModel
 
 CHAMPION = "champion"
 EXPERIMENT = "poljuice-training"

@@ -11,7 +11,7 @@ import polars as pl
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from juice.model.features import MODEL_COLUMNS
+from juice.model.matrix import MODEL_COLUMNS
 from juice.schema import (
     AGE,
     AGE_MAX,

@@ -8,7 +8,7 @@ import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
 from juice.model.card import ModelCard
-from juice.model.features import AGE_COLUMN, FIRST_FLAVOUR_COLUMN
+from juice.model.matrix import AGE_COLUMN, FIRST_FLAVOUR_COLUMN
 from juice.schema import FLAVOURS
 
 

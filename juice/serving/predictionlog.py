@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from juice.model.features import MODEL_COLUMNS
+from juice.model.matrix import MODEL_COLUMNS
 from juice.workspace import prune
 
 PRUNE_SECONDS = 3600.0  # how often old files are looked for

@@ -23,7 +23,7 @@ from waiting import run_async
 
 from juice.adapters.processes import bento_server
 from juice.data.simulator import simulate, write_export
-from juice.model.features import to_matrix
+from juice.model.matrix import to_matrix
 from juice.model.training import train_model
 from juice.registry.store import Registry
 from juice.schema import FLAVOURS, RAW_COLUMNS

@@ -18,7 +18,7 @@ from factories import small_train_params
 from deployments.experiments import create_experiments
 from juice.adapters.processes import free_port, http_server
 from juice.data.simulator import simulate
-from juice.model.features import MODEL_COLUMNS, to_matrix
+from juice.model.matrix import MODEL_COLUMNS, to_matrix
 from juice.registry.seed import seed_champion
 from juice.registry.store import CHECKS_EXPERIMENT, EXPERIMENT, Registry
 from juice.serving.champion import Champion

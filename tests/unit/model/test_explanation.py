@@ -12,7 +12,7 @@ from scipy.special import logit
 from juice.data.simulator import simulate
 from juice.errors import JuiceError
 from juice.model.explanation import Explainer, Reference, reference_visitor
-from juice.model.features import AGE_COLUMN, FIRST_FLAVOUR_COLUMN, to_matrix
+from juice.model.matrix import AGE_COLUMN, FIRST_FLAVOUR_COLUMN, to_matrix
 from juice.model.training import pipeline
 from juice.params import Age, GridEntry, Penalty, Scale, WatchPart
 from juice.schema import FEATURES

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from juice.data.simulator import simulate
-from juice.model.features import MODEL_COLUMNS, VisitFeatures, to_matrix
+from juice.model.features import VisitFeatures
+from juice.model.matrix import MODEL_COLUMNS, to_matrix
 
 
 def matrix(rows: int = 20) -> np.ndarray:

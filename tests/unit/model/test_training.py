@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 
 from juice.data.simulator import simulate
 from juice.errors import JuiceError
-from juice.model.features import to_matrix
+from juice.model.matrix import to_matrix
 from juice.model.training import param_grid, split_dataset, train_model
 from juice.params import GridEntry, SplitParams
 

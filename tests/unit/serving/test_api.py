@@ -9,7 +9,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from juice.data.simulator import simulate
-from juice.model.features import to_matrix
+from juice.model.matrix import to_matrix
 from juice.serving.api import (
     predictions,
     request_visits,
@@ -56,7 +56,7 @@ def test_prediction_log_writes_every_visit_with_its_call(tmp_path):
 
     import polars as pl
 
-    from juice.model.features import MODEL_COLUMNS
+    from juice.model.matrix import MODEL_COLUMNS
     from juice.serving.predictionlog import PredictionLog
 
     log = PredictionLog(tmp_path, every_seconds=0.2)

@@ -1,0 +1,28 @@
+"""Visits as the numeric matrix every model reads: its columns and their places.
+
+Kept apart from the model's encodings (juice.model.features), so what only needs the
+layout (the card, the registry, the service) does not import scikit-learn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from juice.schema import AGE, FLAVOURS, SEX
+
+FEMALE = "female"
+MODEL_COLUMNS: tuple[str, ...] = (FEMALE, AGE, *FLAVOURS)  # the matrix a model reads
+# Their places in it; the flavours run from FIRST_FLAVOUR_COLUMN to the end.
+FEMALE_COLUMN, AGE_COLUMN, FIRST_FLAVOUR_COLUMN = (
+    MODEL_COLUMNS.index(name) for name in (FEMALE, AGE, FLAVOURS[0])
+)
+
+
+def to_matrix(visits: pl.DataFrame) -> np.ndarray:
+    """Typed visits (schema dtypes) as float64 columns `MODEL_COLUMNS`."""
+    return visits.select(
+        (pl.col(SEX).cast(pl.String) == "F").cast(pl.Float64).alias(FEMALE),
+        pl.col(AGE).cast(pl.Float64),
+        pl.col(FLAVOURS).cast(pl.Float64),
+    ).to_numpy()
