@@ -37,7 +37,7 @@ from juice.serving.api import (
     visits_type,
 )
 from juice.serving.champion import Champion, ServedModel
-from juice.serving.config import ServiceConfig
+from juice.serving.config import ServiceConfig, steady_collector
 from juice.serving.metrics import service_metrics
 from juice.serving.predictionlog import PredictionLog
 
@@ -93,6 +93,7 @@ class PolJuice:
         self.log = PredictionLog(
             settings.workspace.prediction_log, keep_days=settings.retention_days
         )
+        steady_collector()
 
     def _announce(self, model: ServedModel) -> None:
         self.metrics.announce(model.card)

@@ -107,6 +107,19 @@ class Registry:
         """Whether the workspace's own store (no tracking server set) does not exist yet."""
         return settings.mlflow_tracking_uri is None and not settings.workspace.mlflow_db.exists()
 
+    def stamp(self) -> tuple[int, ...] | None:
+        """A cheap token that changes whenever the workspace's own store is written (its
+        file's and its journal's size and time); None behind a tracking server, where only
+        asking tells. Pollers ask the registry only when it changed: a query holds the GIL
+        of a serving worker for tens of milliseconds."""
+        if self.settings.mlflow_tracking_uri is not None:
+            return None
+        database = self.settings.workspace.mlflow_db
+        files = (database, database.with_name(f"{database.name}-wal"))
+        return tuple(
+            n for f in files if f.exists() for n in (f.stat().st_mtime_ns, f.stat().st_size)
+        )
+
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Holds the registry's lock (reentrant): one change of champion at a time in

@@ -65,6 +65,7 @@ class Champion:
     def __init__(self, registry: Registry | None, model: ServedModel | None = None) -> None:
         self._registry = registry
         self._current = model
+        self._stamp: tuple[int, ...] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -83,12 +84,18 @@ class Champion:
         if self._registry is None:
             return False
         with self._lock:
+            stamp = self._registry.stamp()
+            if stamp is not None and stamp == self._stamp:
+                return False  # the store was not written since the last look
             version = self._registry.champion_version()
-            if version is None or (self._current and self._current.card.version == version):
-                return False
-            pipeline, card = self._registry.load(version)
-            self._current = ServedModel(pipeline, card)
-            return True
+            changed = version is not None and not (
+                self._current and self._current.card.version == version
+            )
+            if changed:
+                pipeline, card = self._registry.load(version)
+                self._current = ServedModel(pipeline, card)
+            self._stamp = stamp  # only once looked at in full: a failed load is retried
+            return changed
 
     def watch(self, every_seconds: float, on_change: Any = None) -> threading.Thread:
         """Polls the registry in a daemon thread; calls `on_change(model)` after a swap."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 from juice.params import load_params
@@ -45,3 +46,17 @@ class ServiceConfig:
                 body_seconds=settings.api_body_seconds,
             ),
         )
+
+
+def steady_collector() -> None:
+    """Python's garbage collector tuned for a serving worker (call once it is loaded).
+
+    A full collection walks every object the frameworks and the model left on the heap,
+    pausing the worker for hundreds of milliseconds: that was the p99 of one-visit
+    requests (measured: p99 250-500 ms at p50 10 ms; collector off, 25 ms). Objects
+    alive at start-up are frozen out of collections, and the young generation collects
+    every 50,000 allocations instead of 700, so full collections come rarely and walk
+    only what serving created.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 1000)
