@@ -109,45 +109,46 @@ class Guard:
     async def _guard(self, scope: dict, receive: Any, send: Any) -> None:
         request = Request(scope, receive)
         expected = self.routes[scope["path"]]
+        refusal = self._refusal(request, expected)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        if expected is None:  # no input: a GET is answered as the POST it stands for
+            if scope["method"] in ("GET", "POST"):
+                scope, receive = _as_empty_post(scope), _replay(b"{}")
+        elif scope["method"] == "POST":
+            body = self._body(receive, expected)
+            if expected == MULTIPART:  # streamed to its route, which answers BodyRefused
+                receive = body.receive
+            else:  # a JSON body is read here, whole
+                try:
+                    receive = _replay(await body.read())
+                except BodyRefused as refused:
+                    await refused.response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, request: Request, expected: str | None) -> Response | None:
+        """What is wrong before the body is read: the token, the content type, a declared
+        length over the limit."""
         if self.token and not _bearer_matches(request.headers.get("authorization", ""), self.token):
             rule = "a valid `Authorization: Bearer <token>` header is required"
             refused = error_response(401, "authorization", rule)
             refused.headers["WWW-Authenticate"] = 'Bearer realm="poljuice"'
-            await refused(scope, receive, send)
-            return
-        if expected is None:
-            if scope["method"] in ("GET", "POST"):
-                headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
-                scope = {
-                    **scope,
-                    "method": "POST",
-                    "headers": [*headers, (b"content-type", b"application/json")],
-                }
-                receive = _replay(b"{}")
-            await self.app(scope, receive, send)
-            return
-        if scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
+            return refused
+        if expected is None or request.method != "POST":
+            return None
         if _media_type(request.headers.get("content-type")) != expected:
-            await error_response(415, "content-type", f"must be {expected}")(scope, receive, send)
-            return
-        limit = (
-            self.limits.max_upload_bytes if expected == MULTIPART else self.limits.max_body_bytes
-        )
-        body = BoundedBody(receive, limit, self.limits.body_seconds, field=_field(expected))
+            return error_response(415, "content-type", f"must be {expected}")
+        body = self._body(request.receive, expected)
         if body.declared_too_large(request.headers.get("content-length", "")):
-            await body.too_large()(scope, receive, send)
-            return
-        if expected == MULTIPART:  # streamed to its route, which answers BodyRefused
-            await self.app(scope, body.receive, send)
-            return
-        try:  # a JSON body is read here, whole
-            receive = _replay(await body.read())
-        except BodyRefused as refused:
-            await refused.response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+            return body.too_large()
+        return None
+
+    def _body(self, receive: Any, content_type: str) -> BoundedBody:
+        upload = content_type == MULTIPART
+        limit = self.limits.max_upload_bytes if upload else self.limits.max_body_bytes
+        return BoundedBody(receive, limit, self.limits.body_seconds, "file" if upload else "body")
 
     async def _document(self, scope: dict, receive: Any, send: Any) -> None:
         """Serves BentoML's OpenAPI document completed with what the guard adds."""
@@ -212,10 +213,6 @@ class BoundedBody:
         return error_response(413, self.field, f"is limited to {self.limit} bytes")
 
 
-def _field(content_type: str) -> str:
-    return "file" if content_type == MULTIPART else "body"
-
-
 def _route_unknown_paths_to_one(app: Any) -> None:
     """Puts `KnownPaths` in front of the whole app (at start-up, once its middleware stack
     is built): BentoML's request metrics sit outside every user middleware and label each
@@ -266,6 +263,11 @@ def _media_type(content_type: str | None) -> str:
     """`multipart/form-data; boundary=x` -> `multipart/form-data`: the type alone, in lower
     case (parameters such as charset or boundary allowed, prefixes like jsonx not)."""
     return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _as_empty_post(scope: dict) -> dict:
+    headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+    return {**scope, "method": "POST", "headers": [*headers, (b"content-type", JSON.encode())]}
 
 
 def _replay(body: bytes) -> Any:
