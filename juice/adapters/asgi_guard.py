@@ -89,6 +89,10 @@ class Guard:
                 return
             self.in_progress += 1
             try:
+                # Scoring runs without awaiting, so requests would be counted one at a
+                # time: yield once, and every request the loop already holds is counted
+                # before any of them runs.
+                await asyncio.sleep(0)
                 await self._guard(scope, receive, send)
             finally:
                 self.in_progress -= 1
