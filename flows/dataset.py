@@ -12,25 +12,24 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.ingest import land
 from juice.data import dataset, versioning
-from juice.data.parsing import ParseResult
 from juice.data.validation import ValidationReport
 from juice.params import BuildDatasetParams, load_params
 from juice.settings import Settings
 
 
 @task(cache_policy=NO_CACHE, task_run_name="parse {export.name}")
-def parse(export: Path, staging: Path, params: BuildDatasetParams) -> ParseResult:
+def parse(export: Path, staging: Path, params: BuildDatasetParams) -> dataset.Parsed:
     return dataset.parse_landed(export, staging, params)
 
 
 @task(cache_policy=NO_CACHE, task_run_name="validate {parsed.source}")
-def validate(parsed: ParseResult, params: BuildDatasetParams) -> ValidationReport:
+def validate(parsed: dataset.Parsed, params: BuildDatasetParams) -> ValidationReport:
     return dataset.validate_parsed(parsed, params)
 
 
 @task(cache_policy=NO_CACHE)
 def publish(
-    batches: list[tuple[ParseResult, ValidationReport]], settings: Settings
+    batches: list[tuple[dataset.Parsed, ValidationReport]], settings: Settings
 ) -> dataset.BuildSummary:
     return dataset.publish(batches, settings)
 

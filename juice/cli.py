@@ -142,13 +142,13 @@ def ingest(
 @app.command("build-dataset")
 def build_dataset(
     version: Annotated[bool, typer.Option(help="Record and push the result with DVC.")] = True,
-    strict: Annotated[bool, typer.Option(help="Exit 1 if any export fails validation.")] = False,
+    strict: Annotated[bool, typer.Option(help="Exit 1 if any export is rejected.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Flow: parse the landed exports, quarantine bad rows, validate, publish, version.
 
-    An export that fails validation is left out of the dataset and reported; it stays
-    in the landing zone.
+    An export that fails validation, or cannot be read at all, is left out of the dataset
+    and reported; it stays in the landing zone.
     """
     from juice.data.dataset import NO_EXPORT, landed_exports
 
@@ -171,7 +171,7 @@ def build_dataset(
     _emit(as_json, payload, lines)
     if summary.rejected:
         names = ", ".join(batch.export for batch in summary.rejected)
-        message = f"{len(summary.rejected)} export(s) failed validation, not published: {names}"
+        message = f"{len(summary.rejected)} export(s) rejected, not published: {names}"
         if strict:
             _fail(message)
         print(f"juice: warning: {message}", file=sys.stderr)

@@ -18,6 +18,7 @@ from typing import BinaryIO, Literal
 
 import polars as pl
 
+from juice.data.sniffing import SAMPLE_BYTES, unreadable
 from juice.errors import JuiceError
 from juice.schema import (
     AGE,
@@ -46,7 +47,11 @@ _DIGITS = r"^[0-9]{1,9}$"  # nine digits keep every accepted value inside Int64
 
 
 class ParseError(JuiceError):
-    """The export cannot be read at all (missing, unreadable, empty)."""
+    """The export cannot be read at all (missing, empty, compressed, binary)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -83,9 +88,10 @@ def parse_export(
         source: the name recorded with each row; the file name by default.
     """
     if not path.is_file():
-        raise ParseError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise ParseError(f"{path}: the export is empty")
+        raise ParseError(path, "no such file")
+    with path.open("rb") as stream:
+        if reason := unreadable(stream.read(SAMPLE_BYTES)):
+            raise ParseError(path, reason)
     source = source or path.name
     header = _has_header(path)
     accepted_path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,6 +170,12 @@ def _judge(
     """One streaming pass over a block: typed columns, a broken flag, and the raw text
     of the broken lines only. (A single query with two sinks would buffer the input.)"""
     bad = pl.any_horizontal([broken for broken, _ in rules])
+
+    def sink(lines: pl.LazyFrame) -> None:
+        _split(lines.with_row_index(LINE, offset=first_line)).select(
+            *_typed(source), bad.alias(_BAD), pl.when(bad).then(pl.col(RAW)).alias(RAW)
+        ).sink_parquet(staged)
+
     for separator in _SEPARATORS:
         lines = pl.scan_csv(
             block,
@@ -173,17 +185,25 @@ def _judge(
             schema={RAW: pl.String},
             encoding="utf8-lossy",
             raise_if_empty=False,
-        ).with_row_index(LINE, offset=first_line)
+        )
         try:
-            _split(lines).select(
-                *_typed(source), bad.alias(_BAD), pl.when(bad).then(pl.col(RAW)).alias(RAW)
-            ).sink_parquet(staged)
+            sink(lines)
             return
         except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as error:
             # The separator byte occurs in the block (as a second column): try the next.
             if "more fields" not in str(error) and "n_extra" not in str(error):
-                raise ParseError(f"{path}: {error}") from error
-    raise ParseError(f"{path}: cannot split the file into lines")  # pragma: no cover
+                raise ParseError(path, str(error)) from error
+    sink(_python_lines(block))
+
+
+def _python_lines(block: bytes) -> pl.LazyFrame:
+    """The block's lines as polars' CSV reader gives them, split in Python: slower, for
+    the rare block that holds every separator byte."""
+    lines = block.decode("utf-8", errors="replace").removeprefix("\ufeff").split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the newline ends the last line; it does not start another
+    raw = [line.removesuffix("\r") or None for line in lines]
+    return pl.LazyFrame({RAW: raw}, schema={RAW: pl.String})
 
 
 def _separate(

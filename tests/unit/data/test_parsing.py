@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import os
+
 import polars as pl
 import pytest
 from factories import append_lines, export, read_quarantine, row
@@ -156,3 +159,52 @@ def test_an_overlong_line_is_quarantined_cut_and_later_lines_keep_their_numbers(
     quarantined = read_quarantine(result.quarantine_path)
     assert quarantined["line"].to_list() == [6, 8]
     assert quarantined["raw"].str.len_bytes().max() <= 300 + 1000  # a block and the cut rest
+
+
+def _gzip_over_a_block(path):
+    """A gzip bigger than one parsing block (its data incompressible)."""
+    with gzip.open(path, "wb", compresslevel=1) as stream:
+        stream.write(os.urandom(17 << 20))
+
+
+UNREADABLE = [  # (the reason's start, how the file is made)
+    ("the file is empty", lambda path: path.write_bytes(b"")),
+    ("binary data", lambda path: path.write_bytes(os.urandom(100_000))),
+    ("gzip-compressed", lambda path: path.write_bytes(gzip.compress(row().encode()))),
+    ("gzip-compressed", _gzip_over_a_block),
+    ("zip-compressed", lambda path: path.write_bytes(b"PK\x03\x04" + row().encode())),
+    ("UTF-16", lambda path: path.write_text(row() + "\n", encoding="utf-16")),
+]
+
+
+@pytest.mark.parametrize(("reason", "make"), UNREADABLE)
+def test_a_file_that_is_no_text_export_is_refused_naming_it_and_why(tmp_path, reason, make):
+    path = tmp_path / "e.csv"
+    make(path)
+    with pytest.raises(ParseError, match=r"e\.csv") as raised:
+        parse(path)
+    assert raised.value.reason.startswith(reason)
+
+
+def test_lines_holding_every_internal_separator_are_quarantined_not_fatal(tmp_path):
+    path = export(tmp_path / "e.csv", rows=30)
+    append_lines(path, *(row(age=f"3{byte}0") for byte in "\x1f\x1e\x1d\x1c\x01"), b"", row())
+    result = parse(path)
+    assert (result.rows_read, result.rows_accepted, result.rows_quarantined) == (37, 31, 6)
+    quarantined = read_quarantine(result.quarantine_path)
+    assert quarantined["line"].to_list() == [31, 32, 33, 34, 35, 36]
+    assert quarantined["raw"][4] == row(age="3\x010")
+    assert quarantined["reason"][5] == "empty line"
+
+
+def test_the_python_split_reads_lines_as_polars_does(tmp_path):
+    path = tmp_path / "e.csv"
+    lines = [row(), b"", row(sex="\x1f\x1e\x1d\x1c\x01"), row(age="3X").replace("X", "\udcff")]
+    text = "\r\n".join(line if isinstance(line, str) else "" for line in lines) + "\n" + row()
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8", "surrogateescape"))
+    result = parse(path)
+    assert (result.rows_read, result.rows_accepted, result.rows_quarantined) == (5, 2, 3)
+    quarantined = read_quarantine(result.quarantine_path)
+    assert quarantined["line"].to_list() == [2, 3, 4]
+    assert quarantined["reason"][0] == "empty line"
+    assert quarantined["reason"][2] == "not valid UTF-8 text"
