@@ -119,24 +119,33 @@ def ingest(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Land exports in the workspace's landing zone (each file once)."""
-    from juice.data.ingest import SimulatorSource
-    from juice.data.ingest import ingest as land
-    from juice.data.versioning import landing_lock
+    """Land exports in the workspace's landing zone (each file once, a gzip decompressed).
 
-    settings = _settings()
-    with landing_lock(settings):  # a build reading the landing zone finishes first
-        result = land(
-            sources or [],
-            settings.workspace.landing,
-            SimulatorSource(settings.sim_rows, settings.sim_scenario, settings.sim_seed),
-            timeout=settings.http_timeout_seconds,
-            attempts=settings.http_attempts,
-        )
-    lines = [f"landed {path}" for path in result.files]
+    A source that is not an export (empty, binary, not CSV), too big (JUICE_INGEST_MAX_SIZE)
+    or too slow to download (JUICE_INGEST_DEADLINE_SECONDS) is refused with the reason;
+    the others still land.
+    """
+    from juice.data.ingest import ingest_into
+
+    result = ingest_into(sources or [], _settings())
+    lines = [
+        f"landed {path}" + (" (decompressed from gzip)" if path in result.decompressed else "")
+        for path in result.files
+    ]
     lines += [f"skipped {name} (already ingested)" for name in result.skipped]
-    lines.append(f"{len(result.files)} landed, {len(result.skipped)} skipped")
-    _emit(as_json, {"files": [str(p) for p in result.files], "skipped": result.skipped}, lines)
+    lines += [f"refused {refusal.reason}" for refusal in result.refused]
+    lines.append(
+        f"{len(result.files)} landed, {len(result.skipped)} skipped, {len(result.refused)} refused"
+    )
+    payload = {
+        "files": [str(p) for p in result.files],
+        "skipped": result.skipped,
+        "refused": [asdict(refusal) for refusal in result.refused],
+        "decompressed": [str(p) for p in result.decompressed],
+    }
+    _emit(as_json, payload, lines)
+    if result.refused:
+        _fail(f"{len(result.refused)} source(s) refused: {result.refused[0].reason}")
 
 
 @app.command("build-dataset")

@@ -37,7 +37,11 @@ def unreadable(head: bytes) -> str | None:
     return None
 
 
-def export_shaped(head: bytes) -> bool:
-    """Whether some line of `head` has an export's fields (a header row counts)."""
-    commas = len(RAW_COLUMNS) - 1
-    return any(line.count(b",") == commas for line in head.split(b"\n"))
+def not_an_export(head: bytes) -> str | None:
+    """Why a file starting with `head` is not an export, or None if it may be one: it must
+    be text with some line of an export's fields (a header row counts)."""
+    if reason := unreadable(head):
+        return reason
+    if not any(line.count(b",") == len(RAW_COLUMNS) - 1 for line in head.split(b"\n")):
+        return f"not an export: no line of {len(RAW_COLUMNS)} comma-separated fields"
+    return None
