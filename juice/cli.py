@@ -70,10 +70,22 @@ def _emit(as_json: bool, payload: dict[str, Any], lines: list[str]) -> None:
 
 def _settings() -> Settings:
     settings = Settings()
+    _require_writable(settings.home)
     from flows.runtime import prepare_environment
 
     prepare_environment(settings)
     return settings
+
+
+def _require_writable(home: Path) -> None:
+    """Every step writes into the workspace: say so now if it cannot, before a framework
+    (Prefect waits minutes for a server that cannot start) or a step fails half-way."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=home):
+            pass
+    except OSError as error:
+        raise JuiceError(f"the workspace is read-only: {home} ({error.strerror})") from error
 
 
 @app.command()

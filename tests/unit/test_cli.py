@@ -5,11 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from commands import assert_one_line_error, juice
+from commands import JUICE, assert_one_line_error, juice
 from factories import export
 
 
@@ -128,3 +129,21 @@ def test_ingest_caps_come_from_the_settings(workspace, tmp_path, export_server):
     assert_one_line_error(slow, "took longer than 2 s", "JUICE_INGEST_DEADLINE_SECONDS")
     assert time.monotonic() - started < 15  # the command's start-up included
     assert not any(workspace.workspace.landing.iterdir())
+
+
+def _read_only(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`juice ARGS` with the workspace mounted read-only (a mount namespace of its own)."""
+    mount = 'mount --bind -o ro "$0" "$0" && exec "$@"'
+    command = ["unshare", "--mount", "sh", "-c", mount, str(home), *JUICE, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=90)
+
+
+@pytest.mark.parametrize("args", [["ingest"], ["build-dataset"], ["train"]])
+def test_a_read_only_workspace_is_said_in_one_line_before_anything_starts(workspace, args):
+    assert juice("ingest").returncode == 0  # a workspace with an export in it
+    if _read_only(workspace.home, "--help").returncode != 0:
+        pytest.skip("no mount namespaces here (unshare --mount)")
+    started = time.monotonic()
+    done = _read_only(workspace.home, *args)
+    assert_one_line_error(done, f"the workspace is read-only: {workspace.home}")
+    assert time.monotonic() - started < 20
