@@ -208,3 +208,63 @@ def test_the_python_split_reads_lines_as_polars_does(tmp_path):
     assert quarantined["line"].to_list() == [2, 3, 4]
     assert quarantined["reason"][0] == "empty line"
     assert quarantined["reason"][2] == "not valid UTF-8 text"
+
+
+def _reordered(path, names, rows):
+    """An export whose header row (and rows) put the fields in the order of `names`."""
+    order = [name.strip().strip('"').lower() for name in names]
+    lines = [",".join(names)]
+    for values in rows:
+        by_name = dict(zip(RAW_COLUMNS, values.split(","), strict=True))
+        lines.append(",".join(by_name[name] for name in order))
+    append_lines(path, *lines)
+
+
+def test_a_header_in_another_order_and_case_is_mapped_by_name(tmp_path):
+    path = tmp_path / "e.csv"
+    names = [n.upper() if i % 2 else f' "{n.title()}"' for i, n in enumerate(RAW_COLUMNS)]
+    rows = [
+        row(sex="F", age="41", mango="12", purchased="Y"),
+        row(age="77", apple="3"),
+        row(age="7"),
+    ]
+    _reordered(path, names[::-1], rows)
+    result = parse(path)
+    assert result.header
+    assert (result.rows_read, result.rows_accepted, result.rows_quarantined) == (3, 2, 1)
+    frame = pl.read_parquet(result.accepted_path)
+    assert frame.select("sex", "age", "mango", "apple", "purchased").rows() == [
+        ("F", 41, 12, 0, True),
+        ("M", 77, 0, 3, False),
+    ]
+    assert read_quarantine(result.quarantine_path)["reason"].to_list() == [
+        "age: must be an integer between 18 and 100"
+    ]
+
+
+def test_a_file_to_score_may_name_its_columns_without_the_label(tmp_path):
+    path = tmp_path / "e.csv"
+    unlabelled = [name for name in RAW_COLUMNS if name != "purchased"]
+    append_lines(path, ",".join(unlabelled[::-1]), ",".join(row(age="50").split(",")[:-1][::-1]))
+    result = parse(path, label="optional")
+    assert (result.rows_accepted, result.rows_quarantined) == (1, 0)
+    assert pl.read_parquet(result.accepted_path).select("age", "purchased").row(0) == (50, None)
+
+
+@pytest.mark.parametrize(
+    ("names", "label", "reason"),
+    [
+        (["visitor_id", *RAW_COLUMNS], "required", "names unknown columns: 'visitor_id'"),
+        ([*RAW_COLUMNS[:-1], "Sex"], "optional", "names sex more than once"),
+        (list(RAW_COLUMNS[:-1]), "required", "lacks purchased"),
+        (list(RAW_COLUMNS[1:]), "optional", "lacks sex"),
+    ],
+)
+def test_a_header_naming_unknown_or_missing_columns_is_refused_with_the_reason(
+    tmp_path, names, label, reason
+):
+    path = tmp_path / "e.csv"
+    append_lines(path, ",".join(names), row())
+    with pytest.raises(ParseError) as raised:
+        parse(path, label=label)
+    assert raised.value.reason == f"the header row {reason}"
