@@ -3,8 +3,8 @@
 An export is read as raw lines, in blocks (so memory does not grow with the file),
 split on commas and checked field by field against the schema. A line is accepted
 only if every rule holds; otherwise it goes to the quarantine file with the source,
-its line number, the reasons and the raw text. Nothing is dropped or repaired:
-accepted + quarantined = lines read.
+its line number, the reasons and the raw text (made inert for spreadsheets). Nothing is
+dropped or repaired: accepted + quarantined = lines read.
 """
 
 from __future__ import annotations
@@ -241,8 +241,19 @@ def _separate(
         ignore_nulls=True,
     )
     _split(judged.filter(pl.col(_BAD)).select(LINE, RAW), layout.positions).select(
-        pl.lit(source).alias(SOURCE), pl.col(LINE), reasons.alias(REASON), pl.col(RAW)
+        _inert(pl.lit(source)).alias(SOURCE),
+        pl.col(LINE),
+        reasons.alias(REASON),
+        _inert(pl.col(RAW)).alias(RAW),
     ).sink_csv(quarantine_path)
+
+
+def _inert(text: pl.Expr) -> pl.Expr:
+    """Text a spreadsheet shows as text: a cell that starts like a formula (= + - @, tab,
+    carriage return) gets a leading apostrophe, as OWASP advises against CSV injection.
+    The quarantine is for people; the exact bytes stay in the export (by line number)."""
+    formula = text.str.contains(r"^[=+\-@\t\r]")
+    return pl.when(formula).then(pl.concat_str(pl.lit("'"), text)).otherwise(text)
 
 
 def _split(lines: pl.LazyFrame, positions: tuple[int | None, ...]) -> pl.LazyFrame:

@@ -268,3 +268,17 @@ def test_a_header_naming_unknown_or_missing_columns_is_refused_with_the_reason(
     with pytest.raises(ParseError) as raised:
         parse(path, label=label)
     assert raised.value.reason == f"the header row {reason}"
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x"),30', "+1", "-2+3", "@SUM(1)", "\t=1", "\r=1"]
+
+
+def test_quarantined_text_is_inert_in_a_spreadsheet_and_the_export_keeps_its_bytes(tmp_path):
+    path = tmp_path / "=cmd.csv"
+    append_lines(path, row(), *FORMULAS, row(sex="X"))
+    content = path.read_bytes()
+    result = parse(path)
+    quarantined = read_quarantine(result.quarantine_path)
+    assert quarantined["raw"].to_list() == [f"'{line}" for line in FORMULAS] + [row(sex="X")]
+    assert quarantined["source"].unique().to_list() == ["'=cmd.csv"]
+    assert path.read_bytes() == content

@@ -119,3 +119,11 @@ def test_scoring_never_overwrites_its_own_input(tmp_path, model, how):
     with pytest.raises(JuiceError, match="is the input"):
         score(model, source, out)
     assert source.read_bytes() == content
+
+
+def test_rejected_lines_are_inert_in_a_spreadsheet(tmp_path, model):
+    source = write_export(simulate(5, seed=5), tmp_path / "in.csv")
+    append_lines(source, '=HYPERLINK("http://evil.example","x")')
+    result = score(model, source, tmp_path / "out.csv")
+    rejected = pl.read_csv(result.rejected)
+    assert rejected["raw"].to_list() == ['\'=HYPERLINK("http://evil.example","x")']
