@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.ingest import land
 from juice.data import dataset, versioning
+from juice.data.staging import staging_area
 from juice.data.validation import ValidationReport
 from juice.params import BuildDatasetParams, load_params
 from juice.settings import Settings
@@ -50,14 +49,11 @@ def build_dataset(sources: list[str] | None = None, versioned: bool = True) -> d
     with versioning.landing_lock(settings):  # no export lands until DVC has recorded the build
         exports = dataset.landed_exports(settings, params.recent_exports)
         # Parse, quarantine and validate each export
-        staging = settings.workspace.staging / uuid.uuid4().hex
-        try:
+        with staging_area(settings.workspace) as staging:
             parsed = [parse(export, staging, params) for export in exports]
             reports = [validate(batch, params) for batch in parsed]
             # Publish the valid batches
             summary = publish(list(zip(parsed, reports, strict=True)), settings)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         # Version with DVC
         if versioned:
             summary = replace(summary, dataset_version=version(settings))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
+import time
 
 import polars as pl
 import pytest
 import yaml
-from commands import assert_one_line_error, juice
+from commands import JUICE, assert_one_line_error, hold_staging_area, juice
 from factories import append_lines, export, row
 
 from juice.data import versioning
@@ -114,3 +116,30 @@ def test_unreadable_landed_files_are_rejected_whole_and_the_rest_still_builds(
     assert len(pl.read_parquet(workspace.workspace.dataset)) == 1500
     strict = juice("build-dataset", "--strict", "--no-version", env=env)
     assert_one_line_error(strict, "3 export(s) rejected", "noise-0.csv")
+
+
+def test_a_killed_build_leaves_no_staging_behind_and_a_live_one_is_untouched(
+    workspace, tmp_path, prefect_harness
+):
+    ingest([str(export(tmp_path / "e.csv", rows=3000, seed=6))], workspace.workspace.landing, SIM)
+    staging = workspace.workspace.staging
+    live, held = hold_staging_area(workspace.home)  # a concurrent build, alive throughout
+    try:
+        env = {**os.environ, "PREFECT_API_URL": prefect_harness}
+        build = subprocess.Popen([*JUICE, "build-dataset", "--no-version"], env=env)
+        deadline = time.monotonic() + 120
+        while not (left := [p for p in staging.iterdir() if p.is_dir() and p != held]):
+            assert build.poll() is None, "the build ended before it staged anything"
+            assert time.monotonic() < deadline, "no staging area seen"
+            time.sleep(0.05)
+        build.kill()  # mid-build, as the OOM killer or a power cut would
+        build.wait()
+        assert left[0].is_dir()
+
+        done = juice("build-dataset", "--no-version", env={"PREFECT_API_URL": prefect_harness})
+        assert done.returncode == 0, done.stderr
+        assert not left[0].exists()
+        assert held.is_dir()
+    finally:
+        live.kill()
+        live.wait()
