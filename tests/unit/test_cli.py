@@ -62,7 +62,13 @@ def test_bad_input_is_one_line_and_non_zero(workspace, args, words):
 
 @pytest.mark.parametrize(
     ("variable", "value", "words"),
-    [("JUICE_API_PORT", "abc", ["api_port"]), ("JUICE_HOMME", "/tmp", ["JUICE_HOMME"])],
+    [
+        ("JUICE_API_PORT", "abc", ["api_port"]),
+        ("JUICE_HOMME", "/tmp", ["JUICE_HOMME"]),
+        ("JUICE_INGEST_MAX_SIZE", "lots", ["ingest_max_size"]),
+        ("JUICE_INGEST_MAX_SIZE", "0", ["ingest_max_size"]),
+        ("JUICE_INGEST_DEADLINE_SECONDS", "-1", ["ingest_deadline_seconds"]),
+    ],
 )
 def test_a_bad_setting_fails_at_start_up(workspace, variable, value, words):
     assert_one_line_error(juice("ingest", env={variable: value}), *words)
