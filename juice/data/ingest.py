@@ -26,9 +26,11 @@ from tenacity import (
 
 from juice.data.simulator import simulate, write_export
 from juice.data.sniffing import SAMPLE_BYTES, compression, not_an_export
+from juice.data.staging import staging_area
 from juice.data.versioning import landing_lock
 from juice.errors import JuiceError
 from juice.settings import Settings
+from juice.workspace import Workspace
 
 SIMULATOR_PREFIX = "sim-"
 Opener = Callable[[], BinaryIO]
@@ -94,43 +96,49 @@ def ingest_into(sources: Iterable[str], settings: Settings) -> IngestResult:
     build is reading the landing zone (its landing lock)."""
     simulator = SimulatorSource(settings.sim_rows, settings.sim_scenario, settings.sim_seed)
     with landing_lock(settings):
-        return ingest(sources, settings.workspace.landing, simulator, Limits.of(settings))
+        return ingest(sources, settings.workspace, simulator, Limits.of(settings))
 
 
 def ingest(
     sources: Iterable[str],
-    landing_dir: Path,
+    workspace: Workspace,
     simulator: SimulatorSource,
     limits: Limits = Limits(),
 ) -> IngestResult:
     """Lands every source (file, folder of *.csv or *.csv.gz, http(s) URL; none means the
     simulator). A source that is not an export, too big or too slow is refused with its
-    reason; the others still land."""
-    landing_dir.mkdir(parents=True, exist_ok=True)
+    reason; the others still land. Downloads and copies in progress stay in a staging
+    area (a killed ingest leaves nothing in the landing zone)."""
+    landing = workspace.landing
+    landing.mkdir(parents=True, exist_ok=True)
     result = IngestResult()
-    for name, opener in _expand(list(sources), landing_dir, simulator, limits):
-        try:
-            with opener() as stream:
-                path, new, decompressed = land(stream, name, landing_dir, limits)
-        except IngestError as error:
-            result.refused.append(Refusal(name, str(error)))
-            continue
-        if not new:
-            result.skipped.append(name)
-            continue
-        result.files.append(path)
-        if decompressed:
-            result.decompressed.append(path)
+    with staging_area(workspace) as spool:
+        for name, opener in _expand(list(sources), landing, spool, simulator, limits):
+            try:
+                with opener() as stream:
+                    path, new, decompressed = land(stream, name, landing, spool, limits)
+            except IngestError as error:
+                result.refused.append(Refusal(name, str(error)))
+                continue
+            if not new:
+                result.skipped.append(name)
+                continue
+            result.files.append(path)
+            if decompressed:
+                result.decompressed.append(path)
     return result
 
 
-def land(stream: BinaryIO, name: str, landing_dir: Path, limits: Limits) -> tuple[Path, bool, bool]:
-    """Copies a stream into the landing zone, decompressing a gzip; returns its path,
-    whether it is new and whether it was decompressed. Refuses what is not an export."""
+def land(
+    stream: BinaryIO, name: str, landing_dir: Path, spool: Path, limits: Limits
+) -> tuple[Path, bool, bool]:
+    """Copies a stream into the landing zone (through `spool`), decompressing a gzip;
+    returns its path, whether it is new and whether it was decompressed. Refuses what is
+    not an export."""
     gzipped = compression(stream.read(SAMPLE_BYTES)) == "gzip"
     stream.seek(0)
     digest = hashlib.sha256()
-    with tempfile.NamedTemporaryFile(dir=landing_dir, prefix=".incoming-", delete=False) as tmp:
+    with tempfile.NamedTemporaryFile(dir=spool, delete=False) as tmp:
         try:
             size = 0
             for chunk in _chunks(stream, name, gzipped):
@@ -167,14 +175,14 @@ def _chunks(stream: BinaryIO, name: str, gzipped: bool) -> Iterator[bytes]:
 
 
 def _expand(
-    sources: list[str], landing_dir: Path, simulator: SimulatorSource, limits: Limits
+    sources: list[str], landing_dir: Path, spool: Path, simulator: SimulatorSource, limits: Limits
 ) -> Iterator[tuple[str, Opener]]:
     if not sources:
-        yield from _simulated(landing_dir, simulator)
+        yield from _simulated(landing_dir, spool, simulator)
         return
     for source in sources:
         if urlparse(source).scheme in ("http", "https"):
-            yield _url_name(source), partial(_download, source, limits, landing_dir)
+            yield _url_name(source), partial(_download, source, limits, spool)
             continue
         path = Path(source).expanduser()
         if path.is_dir():
@@ -195,13 +203,14 @@ def _opener(path: Path) -> Opener:
     return lambda: path.open("rb")
 
 
-def _simulated(landing_dir: Path, simulator: SimulatorSource) -> Iterator[tuple[str, Opener]]:
+def _simulated(
+    landing_dir: Path, spool: Path, simulator: SimulatorSource
+) -> Iterator[tuple[str, Opener]]:
     pulled = sum(1 for _ in landing_dir.glob(f"{SIMULATOR_PREFIX}*.csv"))
     seed = simulator.seed + pulled
     name = f"{SIMULATOR_PREFIX}{simulator.scenario}-seed{seed}.csv"
-    with tempfile.TemporaryDirectory() as tmp:
-        path = write_export(simulate(simulator.rows, seed, simulator.scenario), Path(tmp) / name)
-        yield name, lambda: path.open("rb")
+    path = write_export(simulate(simulator.rows, seed, simulator.scenario), spool / name)
+    yield name, _opener(path)
 
 
 def _url_name(url: str) -> str:

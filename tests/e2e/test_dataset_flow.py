@@ -31,7 +31,7 @@ def landed(workspace, tmp_path):
     append_lines(good, row(sex="X"), b"", row(apple="-1"))
     corrupt = simulate(1000, 12).with_columns(pl.lit(0, pl.Int32).alias(f) for f in FLAVOURS)
     write_export(corrupt, tmp_path / "corrupt.csv")
-    ingest([str(good), str(tmp_path / "corrupt.csv")], workspace.workspace.landing, SIM)
+    ingest([str(good), str(tmp_path / "corrupt.csv")], workspace.workspace, SIM)
     return workspace
 
 
@@ -89,7 +89,7 @@ def test_unreadable_landed_files_are_rejected_whole_and_the_rest_still_builds(
     workspace, tmp_path, prefect_harness
 ):
     landing = workspace.workspace.landing
-    ingest([str(export(tmp_path / "good.csv", rows=1500, seed=5))], landing, SIM)
+    ingest([str(export(tmp_path / "good.csv", rows=1500, seed=5))], workspace.workspace, SIM)
     # Files landed before ingest sniffed what it lands, or put there by hand.
     (landing / "empty-0.csv").write_bytes(b"")
     (landing / "noise-0.csv").write_bytes(os.urandom(50_000))
@@ -121,7 +121,7 @@ def test_unreadable_landed_files_are_rejected_whole_and_the_rest_still_builds(
 def test_a_killed_build_leaves_no_staging_behind_and_a_live_one_is_untouched(
     workspace, tmp_path, prefect_harness
 ):
-    ingest([str(export(tmp_path / "e.csv", rows=3000, seed=6))], workspace.workspace.landing, SIM)
+    ingest([str(export(tmp_path / "e.csv", rows=3000, seed=6))], workspace.workspace, SIM)
     staging = workspace.workspace.staging
     live, held = hold_staging_area(workspace.home)  # a concurrent build, alive throughout
     try:
