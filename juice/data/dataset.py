@@ -55,8 +55,9 @@ class BuildSummary:
 
 @dataclass(frozen=True)
 class UnreadableExport:
-    """A landed file the parser cannot read at all (empty, binary, compressed): rejected
-    whole with its reason, kept in the landing zone; the other exports still build."""
+    """A landed file the parser cannot read at all (empty, binary, compressed, a header it
+    cannot map): rejected whole with its reason, kept in the landing zone; the other
+    exports still build."""
 
     source: str
     reason: str

@@ -1,5 +1,5 @@
-"""Staging areas: one private folder per build, removed when the build ends or, after a
-build was killed, by a later build once no live process holds it."""
+"""Staging areas: one private folder per build or ingest, removed when it ends or, after
+it was killed, by a later one once no live process holds it."""
 
 from __future__ import annotations
 
