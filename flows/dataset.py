@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,25 +10,25 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.ingest import land
 from juice.data import dataset, versioning
-from juice.data.parsing import ParseResult
+from juice.data.staging import staging_area
 from juice.data.validation import ValidationReport
 from juice.params import BuildDatasetParams, load_params
 from juice.settings import Settings
 
 
 @task(cache_policy=NO_CACHE, task_run_name="parse {export.name}")
-def parse(export: Path, staging: Path, params: BuildDatasetParams) -> ParseResult:
+def parse(export: Path, staging: Path, params: BuildDatasetParams) -> dataset.Parsed:
     return dataset.parse_landed(export, staging, params)
 
 
 @task(cache_policy=NO_CACHE, task_run_name="validate {parsed.source}")
-def validate(parsed: ParseResult, params: BuildDatasetParams) -> ValidationReport:
+def validate(parsed: dataset.Parsed, params: BuildDatasetParams) -> ValidationReport:
     return dataset.validate_parsed(parsed, params)
 
 
 @task(cache_policy=NO_CACHE)
 def publish(
-    batches: list[tuple[ParseResult, ValidationReport]], settings: Settings
+    batches: list[tuple[dataset.Parsed, ValidationReport]], settings: Settings
 ) -> dataset.BuildSummary:
     return dataset.publish(batches, settings)
 
@@ -51,14 +49,11 @@ def build_dataset(sources: list[str] | None = None, versioned: bool = True) -> d
     with versioning.landing_lock(settings):  # no export lands until DVC has recorded the build
         exports = dataset.landed_exports(settings, params.recent_exports)
         # Parse, quarantine and validate each export
-        staging = settings.workspace.staging / uuid.uuid4().hex
-        try:
+        with staging_area(settings.workspace) as staging:
             parsed = [parse(export, staging, params) for export in exports]
             reports = [validate(batch, params) for batch in parsed]
             # Publish the valid batches
             summary = publish(list(zip(parsed, reports, strict=True)), settings)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         # Version with DVC
         if versioned:
             summary = replace(summary, dataset_version=version(settings))

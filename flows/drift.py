@@ -56,7 +56,7 @@ def drift_check(current: str | None = None, retrain: bool = True) -> DriftOutcom
     # Test the window against the champion's own training data
     check = test_window(settings, current)
     # Report: JSON file, MLflow run, Prefect artifacts, Pushgateway
-    check = replace(check, warnings=report(settings, check))
+    check = replace(check, warnings=[*check.warnings, *report(settings, check)])
     champion = check.model_version
     if not check.report.drift:
         outcome = DriftOutcome(check, False, False, champion, "no drift: nothing to do")

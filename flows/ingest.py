@@ -5,24 +5,20 @@ from __future__ import annotations
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from juice.data import versioning
-from juice.data.ingest import IngestResult, SimulatorSource, ingest
+from juice.data.ingest import IngestError, IngestResult, ingest_into
 from juice.settings import Settings
 
 
 @task(cache_policy=NO_CACHE)
 def land(sources: list[str], settings: Settings) -> IngestResult:
-    with versioning.landing_lock(settings):
-        return ingest(
-            sources,
-            settings.workspace.landing,
-            SimulatorSource(settings.sim_rows, settings.sim_scenario, settings.sim_seed),
-            timeout=settings.http_timeout_seconds,
-            attempts=settings.http_attempts,
-        )
+    return ingest_into(sources, settings)
 
 
 @flow(name="ingest")
 def ingest_exports(sources: list[str] | None = None) -> IngestResult:
-    """Lands `sources` (files, folders, URLs) or, with none, the next simulated export."""
-    return land(sources or [], Settings())
+    """Lands `sources` (files, folders, URLs) or, with none, the next simulated export; the
+    run fails if a source was refused (after the others landed)."""
+    result = land(sources or [], Settings())
+    if result.refused:
+        raise IngestError("; ".join(refusal.reason for refusal in result.refused))
+    return result

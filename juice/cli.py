@@ -70,10 +70,22 @@ def _emit(as_json: bool, payload: dict[str, Any], lines: list[str]) -> None:
 
 def _settings() -> Settings:
     settings = Settings()
+    _require_writable(settings.home)
     from flows.runtime import prepare_environment
 
     prepare_environment(settings)
     return settings
+
+
+def _require_writable(home: Path) -> None:
+    """Every step writes into the workspace: say so now if it cannot, before a framework
+    (Prefect waits minutes for a server that cannot start) or a step fails half-way."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=home):
+            pass
+    except OSError as error:
+        raise JuiceError(f"the workspace is read-only: {home} ({error.strerror})") from error
 
 
 @app.command()
@@ -119,36 +131,45 @@ def ingest(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Land exports in the workspace's landing zone (each file once)."""
-    from juice.data.ingest import SimulatorSource
-    from juice.data.ingest import ingest as land
-    from juice.data.versioning import landing_lock
+    """Land exports in the workspace's landing zone (each file once, a gzip decompressed).
 
-    settings = _settings()
-    with landing_lock(settings):  # a build reading the landing zone finishes first
-        result = land(
-            sources or [],
-            settings.workspace.landing,
-            SimulatorSource(settings.sim_rows, settings.sim_scenario, settings.sim_seed),
-            timeout=settings.http_timeout_seconds,
-            attempts=settings.http_attempts,
-        )
-    lines = [f"landed {path}" for path in result.files]
+    A source that is not an export (empty, binary, not CSV), too big (JUICE_INGEST_MAX_SIZE)
+    or too slow to download (JUICE_INGEST_DEADLINE_SECONDS) is refused with the reason;
+    the others still land.
+    """
+    from juice.data.ingest import ingest_into
+
+    result = ingest_into(sources or [], _settings())
+    lines = [
+        f"landed {path}" + (" (decompressed from gzip)" if path in result.decompressed else "")
+        for path in result.files
+    ]
     lines += [f"skipped {name} (already ingested)" for name in result.skipped]
-    lines.append(f"{len(result.files)} landed, {len(result.skipped)} skipped")
-    _emit(as_json, {"files": [str(p) for p in result.files], "skipped": result.skipped}, lines)
+    lines += [f"refused {refusal.reason}" for refusal in result.refused]
+    lines.append(
+        f"{len(result.files)} landed, {len(result.skipped)} skipped, {len(result.refused)} refused"
+    )
+    payload = {
+        "files": [str(p) for p in result.files],
+        "skipped": result.skipped,
+        "refused": [asdict(refusal) for refusal in result.refused],
+        "decompressed": [str(p) for p in result.decompressed],
+    }
+    _emit(as_json, payload, lines)
+    if result.refused:
+        _fail(f"{len(result.refused)} source(s) refused: {result.refused[0].reason}")
 
 
 @app.command("build-dataset")
 def build_dataset(
     version: Annotated[bool, typer.Option(help="Record and push the result with DVC.")] = True,
-    strict: Annotated[bool, typer.Option(help="Exit 1 if any export fails validation.")] = False,
+    strict: Annotated[bool, typer.Option(help="Exit 1 if any export is rejected.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Flow: parse the landed exports, quarantine bad rows, validate, publish, version.
 
-    An export that fails validation is left out of the dataset and reported; it stays
-    in the landing zone.
+    An export that fails validation, or cannot be read at all, is left out of the dataset
+    and reported; it stays in the landing zone.
     """
     from juice.data.dataset import NO_EXPORT, landed_exports
 
@@ -171,7 +192,7 @@ def build_dataset(
     _emit(as_json, payload, lines)
     if summary.rejected:
         names = ", ".join(batch.export for batch in summary.rejected)
-        message = f"{len(summary.rejected)} export(s) failed validation, not published: {names}"
+        message = f"{len(summary.rejected)} export(s) rejected, not published: {names}"
         if strict:
             _fail(message)
         print(f"juice: warning: {message}", file=sys.stderr)

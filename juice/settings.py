@@ -6,7 +6,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import ByteSize, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from juice.workspace import PROJECT_ROOT, Workspace
@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     sim_seed: int = Field(0, ge=0)
     http_timeout_seconds: float = Field(30.0, gt=0)
     http_attempts: int = Field(4, ge=1)
+    # The most one landed export may hold (decompressed, for a gzip; downloaded, for a URL).
+    ingest_max_size: ByteSize = Field(ByteSize(2 << 30), gt=0)
+    ingest_deadline_seconds: float = Field(600.0, gt=0)  # one URL's download, retries included
 
     @field_validator("api_token", "ui_users")
     @classmethod

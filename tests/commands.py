@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 JUICE = [sys.executable, "-m", "juice.cli"]
 
@@ -50,3 +51,24 @@ def finish(process: subprocess.Popen[str]) -> str:
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     return out
+
+
+_HOLD_STAGING = """
+import sys, time
+from pathlib import Path
+from juice.data.staging import staging_area
+from juice.workspace import Workspace
+with staging_area(Workspace(Path(sys.argv[1]))) as folder:
+    print(folder, flush=True)
+    time.sleep(300)
+"""
+
+
+def hold_staging_area(home: Path) -> tuple[subprocess.Popen[str], Path]:
+    """A process holding a staging area of the workspace at `home` (until killed), and
+    that area."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_STAGING, str(home)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    return process, Path(process.stdout.readline().strip())

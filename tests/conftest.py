@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,3 +54,62 @@ def browser() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
         yield browser
         browser.close()
+
+
+class ExportServer(http.server.BaseHTTPRequestHandler):
+    """Serves `body`; answers 503 to the first `failures` requests; `/trickle` sends a byte
+    every `pause` seconds, `/endless` a megabyte at a time without end (neither says its
+    length); `/announced` claims a terabyte."""
+
+    body = b""
+    failures = 0
+    requests = 0
+    pause = 0.1
+
+    def do_GET(self) -> None:
+        type(self).requests += 1
+        if type(self).requests <= type(self).failures:
+            self.send_error(503)
+            return
+        if self.path.endswith("/missing.csv"):
+            self.send_error(404)
+            return
+        self.send_response(200)
+        if self.path.endswith(("/trickle.csv", "/endless.csv")):
+            self.end_headers()
+            self._send_forever(self.path.endswith("/trickle.csv"))
+            return
+        length = 1 << 40 if self.path.endswith("/announced.csv") else len(self.body)
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def _send_forever(self, trickle: bool) -> None:
+        chunk = self.body[:1] if trickle else b"0" * (1 << 20)
+        try:
+            for _ in range(600 if trickle else 10_000):
+                self.wfile.write(chunk)
+                self.wfile.flush()
+                if trickle:
+                    time.sleep(self.pause)
+        except OSError:
+            pass  # the client hung up
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def export_server(tmp_path: Path) -> Iterator[type[ExportServer]]:
+    """An analytics system's HTTP server on loopback, serving a 30-row export."""
+    from factories import export
+
+    body = export(tmp_path / "src.csv", rows=30).read_bytes()
+    handler = type("Handler", (ExportServer,), {"body": body})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    handler.url = f"http://127.0.0.1:{httpd.server_port}"
+    yield handler
+    httpd.shutdown()
+    httpd.server_close()

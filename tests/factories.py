@@ -58,4 +58,4 @@ def land(settings, folder: Path, name: str, rows: int, seed: int, scenario: str 
     source = export(folder / f"{name}.csv", rows=rows, seed=seed, scenario=scenario)
     from juice.data.ingest import SimulatorSource, ingest
 
-    ingest([str(source)], settings.workspace.landing, SimulatorSource(10, "stable", 0))
+    ingest([str(source)], settings.workspace, SimulatorSource(10, "stable", 0))

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 from filelock import FileLock
 
-from juice.data.parsing import ParseResult, parse_export
+from juice.data.parsing import ParseError, ParseResult, parse_export
 from juice.data.validation import ValidationReport, validate_batch
 from juice.errors import JuiceError
 from juice.params import BuildDatasetParams
@@ -53,6 +53,18 @@ class BuildSummary:
         return [batch for batch in self.batches if not batch.valid]
 
 
+@dataclass(frozen=True)
+class UnreadableExport:
+    """A landed file the parser cannot read at all (empty, binary, compressed, a header it
+    cannot map): rejected whole with its reason, kept in the landing zone; the other
+    exports still build."""
+
+    source: str
+    reason: str
+
+
+Parsed = ParseResult | UnreadableExport
+
 NO_EXPORT = "the landing zone holds no export: run `juice ingest` first"
 
 
@@ -68,19 +80,24 @@ def _landed_at(path: Path) -> tuple[float, str]:
     return path.stat().st_mtime, path.name
 
 
-def parse_landed(export: Path, staging: Path, params: BuildDatasetParams) -> ParseResult:
+def parse_landed(export: Path, staging: Path, params: BuildDatasetParams) -> Parsed:
     """Parses one landed export into the staging area."""
-    return parse_export(
-        export,
-        staging / "accepted" / f"{export.stem}.parquet",
-        staging / "quarantine" / f"{export.stem}.csv",
-        max_seconds=params.max_seconds,
-        source=export.name,
-    )
+    try:
+        return parse_export(
+            export,
+            staging / "accepted" / f"{export.stem}.parquet",
+            staging / "quarantine" / f"{export.stem}.csv",
+            max_seconds=params.max_seconds,
+            source=export.name,
+        )
+    except ParseError as error:
+        return UnreadableExport(export.name, error.reason)
 
 
-def validate_parsed(parsed: ParseResult, params: BuildDatasetParams) -> ValidationReport:
-    """Runs the expectation suite on one parsed export."""
+def validate_parsed(parsed: Parsed, params: BuildDatasetParams) -> ValidationReport:
+    """Runs the expectation suite on one parsed export (an unreadable one fails it)."""
+    if isinstance(parsed, UnreadableExport):
+        return ValidationReport.unreadable(parsed.source, parsed.reason)
     return validate_batch(
         pl.read_parquet(parsed.accepted_path),
         name=parsed.source,
@@ -90,9 +107,7 @@ def validate_parsed(parsed: ParseResult, params: BuildDatasetParams) -> Validati
     )
 
 
-def publish(
-    batches: list[tuple[ParseResult, ValidationReport]], settings: Settings
-) -> BuildSummary:
+def publish(batches: list[tuple[Parsed, ValidationReport]], settings: Settings) -> BuildSummary:
     """Swaps in the new dataset (valid batches only), quarantine files and reports."""
     if not batches:
         raise JuiceError(NO_EXPORT)
@@ -129,20 +144,21 @@ def write_summary(summary: BuildSummary, settings: Settings) -> Path:
 
 
 def _place(
-    parsed: ParseResult, report: ValidationReport, fresh: dict[str, Path], workspace: Workspace
+    parsed: Parsed, report: ValidationReport, fresh: dict[str, Path], workspace: Workspace
 ) -> BatchOutcome:
     stem = Path(parsed.source).stem
-    shutil.move(parsed.quarantine_path, fresh["quarantine"] / f"{stem}.csv")
     report_path = report.write(fresh["reports"] / f"{stem}.json")
-    if report.success:
-        shutil.move(parsed.accepted_path, fresh["dataset"] / f"{stem}.parquet")
-    else:
-        parsed.accepted_path.unlink(missing_ok=True)
+    if isinstance(parsed, ParseResult):
+        shutil.move(parsed.quarantine_path, fresh["quarantine"] / f"{stem}.csv")
+        if report.success:
+            shutil.move(parsed.accepted_path, fresh["dataset"] / f"{stem}.parquet")
+        else:
+            parsed.accepted_path.unlink(missing_ok=True)
     return BatchOutcome(
         export=parsed.source,
-        rows_read=parsed.rows_read,
-        rows_accepted=parsed.rows_accepted,
-        rows_quarantined=parsed.rows_quarantined,
+        rows_read=report.lines_read,
+        rows_accepted=report.rows,
+        rows_quarantined=report.lines_read - report.rows,
         valid=report.success,
         verdict=report.summary(),
         report=workspace.relative(workspace.reports / report_path.name),

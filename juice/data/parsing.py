@@ -3,8 +3,8 @@
 An export is read as raw lines, in blocks (so memory does not grow with the file),
 split on commas and checked field by field against the schema. A line is accepted
 only if every rule holds; otherwise it goes to the quarantine file with the source,
-its line number, the reasons and the raw text. Nothing is dropped or repaired:
-accepted + quarantined = lines read.
+its line number, the reasons and the raw text (made inert for spreadsheets). Nothing is
+dropped or repaired: accepted + quarantined = lines read.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import BinaryIO, Literal
 
 import polars as pl
 
+from juice.data.sniffing import SAMPLE_BYTES, unreadable
 from juice.errors import JuiceError
 from juice.schema import (
     AGE,
@@ -46,7 +47,11 @@ _DIGITS = r"^[0-9]{1,9}$"  # nine digits keep every accepted value inside Int64
 
 
 class ParseError(JuiceError):
-    """The export cannot be read at all (missing, unreadable, empty)."""
+    """The export cannot be read at all (missing, empty, compressed, binary)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,8 @@ def parse_export(
     """Parses one export into a typed Parquet file and a quarantine CSV.
 
     Args:
-        path: the export (headerless CSV, or with a header row of the field names).
+        path: the export (headerless CSV, or with a header row of the field names, in
+            any order and case).
         accepted_path: Parquet file for the accepted rows, typed as `DATASET_SCHEMA`.
         quarantine_path: CSV file for the rejected lines (source, line, reason, raw).
         max_seconds: seconds of one ad above this are absurd.
@@ -83,24 +89,24 @@ def parse_export(
         source: the name recorded with each row; the file name by default.
     """
     if not path.is_file():
-        raise ParseError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise ParseError(f"{path}: the export is empty")
+        raise ParseError(path, "no such file")
+    with path.open("rb") as stream:
+        if reason := unreadable(stream.read(SAMPLE_BYTES)):
+            raise ParseError(path, reason)
     source = source or path.name
-    header = _has_header(path)
+    layout = _layout(path, max_seconds, label)
     accepted_path.parent.mkdir(parents=True, exist_ok=True)
     quarantine_path.parent.mkdir(parents=True, exist_ok=True)
 
-    rules = _rules(max_seconds, label)
     staging = Path(tempfile.mkdtemp(dir=accepted_path.parent, prefix=f".{accepted_path.name}."))
     try:
         # Block by block: polars' CSV scan holds about the whole input in memory, so
         # memory would grow with the file; a block bounds it.
         parts = []
-        for number, (block, first_line) in enumerate(_blocks(path, header)):
+        for number, (block, first_line) in enumerate(_blocks(path, layout.header)):
             parts.append(staging / f"{number:06d}.parquet")
-            _judge(block, first_line, parts[-1], rules, source, path)
-        _separate(parts, accepted_path, quarantine_path, rules, source)
+            _judge(block, first_line, parts[-1], layout, source, path)
+        _separate(parts, accepted_path, quarantine_path, layout, source)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -111,21 +117,44 @@ def parse_export(
         rows_read=accepted + quarantined,
         rows_accepted=accepted,
         rows_quarantined=quarantined,
-        header=header,
+        header=layout.header,
         accepted_path=accepted_path,
         quarantine_path=quarantine_path,
     )
 
 
-def _has_header(path: Path) -> bool:
+@dataclass(frozen=True)
+class _Layout:
+    """How the lines of one export are read: where each field of the contract sits in a
+    line (None: the file has no such column), and the rules a line must meet."""
+
+    header: bool
+    positions: tuple[int | None, ...]
+    rules: list[tuple[pl.Expr, pl.Expr]]
+
+
+def _layout(path: Path, max_seconds: int, label: LabelRule) -> _Layout:
+    """The export's layout: the contract's order, or the order its header row names.
+
+    A first line naming any field of the contract is a header (in any case): every name
+    in it must be known and appear once, and it must name each field the file needs.
+    """
+    counts = (len(RAW_COLUMNS),) if label == "required" else (len(FEATURES), len(RAW_COLUMNS))
     with path.open("rb") as stream:
-        first = (
-            stream.readline(_MAX_LINE_BYTES)
-            .decode("utf-8", errors="replace")
-            .lstrip("\ufeff")
-            .rstrip("\r\n")
-        )
-    return first in (",".join(RAW_COLUMNS), ",".join(FEATURES))
+        first = stream.readline(_MAX_LINE_BYTES).decode("utf-8", errors="replace").lstrip("\ufeff")
+    names = [name.strip().strip('"').lower() for name in first.rstrip("\r\n").split(",")]
+    if not set(names) & set(RAW_COLUMNS):
+        return _Layout(False, tuple(range(len(RAW_COLUMNS))), _rules(max_seconds, label, counts))
+    if unknown := [name for name in names if name not in RAW_COLUMNS]:
+        listed = ", ".join(map(repr, unknown))
+        raise ParseError(path, f"the header row names unknown columns: {listed}")
+    if twice := sorted({name for name in names if names.count(name) > 1}):
+        raise ParseError(path, f"the header row names {', '.join(twice)} more than once")
+    needed = RAW_COLUMNS if label == "required" else FEATURES
+    if missing := [name for name in needed if name not in names]:
+        raise ParseError(path, f"the header row lacks {', '.join(missing)}")
+    positions = tuple(names.index(name) if name in names else None for name in RAW_COLUMNS)
+    return _Layout(True, positions, _rules(max_seconds, label, (len(names),)))
 
 
 def _blocks(path: Path, header: bool) -> Iterator[tuple[bytes, int]]:
@@ -158,12 +187,17 @@ def _rest_of_line(stream: BinaryIO) -> bytes:
 
 
 def _judge(
-    block: bytes, first_line: int, staged: Path, rules: list[tuple[pl.Expr, pl.Expr]],
-    source: str, path: Path,
-) -> None:  # fmt: skip
+    block: bytes, first_line: int, staged: Path, layout: _Layout, source: str, path: Path
+) -> None:
     """One streaming pass over a block: typed columns, a broken flag, and the raw text
     of the broken lines only. (A single query with two sinks would buffer the input.)"""
-    bad = pl.any_horizontal([broken for broken, _ in rules])
+    bad = pl.any_horizontal([broken for broken, _ in layout.rules])
+
+    def sink(lines: pl.LazyFrame) -> None:
+        _split(lines.with_row_index(LINE, offset=first_line), layout.positions).select(
+            *_typed(source), bad.alias(_BAD), pl.when(bad).then(pl.col(RAW)).alias(RAW)
+        ).sink_parquet(staged)
+
     for separator in _SEPARATORS:
         lines = pl.scan_csv(
             block,
@@ -173,44 +207,69 @@ def _judge(
             schema={RAW: pl.String},
             encoding="utf8-lossy",
             raise_if_empty=False,
-        ).with_row_index(LINE, offset=first_line)
+        )
         try:
-            _split(lines).select(
-                *_typed(source), bad.alias(_BAD), pl.when(bad).then(pl.col(RAW)).alias(RAW)
-            ).sink_parquet(staged)
+            sink(lines)
             return
         except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as error:
             # The separator byte occurs in the block (as a second column): try the next.
             if "more fields" not in str(error) and "n_extra" not in str(error):
-                raise ParseError(f"{path}: {error}") from error
-    raise ParseError(f"{path}: cannot split the file into lines")  # pragma: no cover
+                raise ParseError(path, str(error)) from error
+    sink(_python_lines(block))
+
+
+def _python_lines(block: bytes) -> pl.LazyFrame:
+    """The block's lines as polars' CSV reader gives them, split in Python: slower, for
+    the rare block that holds every separator byte."""
+    lines = block.decode("utf-8", errors="replace").removeprefix("\ufeff").split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the newline ends the last line; it does not start another
+    raw = [line.removesuffix("\r") or None for line in lines]
+    return pl.LazyFrame({RAW: raw}, schema={RAW: pl.String})
 
 
 def _separate(
-    parts: list[Path], accepted_path: Path, quarantine_path: Path,
-    rules: list[tuple[pl.Expr, pl.Expr]], source: str,
-) -> None:  # fmt: skip
+    parts: list[Path], accepted_path: Path, quarantine_path: Path, layout: _Layout, source: str
+) -> None:
     """Accepted rows to Parquet; broken lines, with reasons worked out again on those
     few lines only, to the quarantine CSV."""
     judged = pl.scan_parquet(parts)
     judged.filter(~pl.col(_BAD)).drop(_BAD, RAW).sink_parquet(accepted_path)
     reasons = pl.concat_str(
-        [pl.when(broken).then(message) for broken, message in rules],
+        [pl.when(broken).then(message) for broken, message in layout.rules],
         separator="; ",
         ignore_nulls=True,
     )
-    _split(judged.filter(pl.col(_BAD)).select(LINE, RAW)).select(
-        pl.lit(source).alias(SOURCE), pl.col(LINE), reasons.alias(REASON), pl.col(RAW)
+    _split(judged.filter(pl.col(_BAD)).select(LINE, RAW), layout.positions).select(
+        _inert(pl.lit(source)).alias(SOURCE),
+        pl.col(LINE),
+        reasons.alias(REASON),
+        _inert(pl.col(RAW)).alias(RAW),
     ).sink_csv(quarantine_path)
 
 
-def _split(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """Adds the field count, each field's text and the numeric fields' integer values."""
+def _inert(text: pl.Expr) -> pl.Expr:
+    """Text a spreadsheet shows as text: a cell that starts like a formula (= + - @, tab,
+    carriage return) gets a leading apostrophe, as OWASP advises against CSV injection.
+    The quarantine is for people; the exact bytes stay in the export (by line number)."""
+    formula = text.str.contains(r"^[=+\-@\t\r]")
+    return pl.when(formula).then(pl.concat_str(pl.lit("'"), text)).otherwise(text)
+
+
+def _split(lines: pl.LazyFrame, positions: tuple[int | None, ...]) -> pl.LazyFrame:
+    """Adds the field count, each contract field's text (from its position in the line)
+    and the numeric fields' integer values."""
+    fields = pl.col(_LIST)
     return (
         lines.with_columns(pl.col(RAW).str.split(",").alias(_LIST))
         .with_columns(
-            pl.col(_LIST).list.len().alias(_COUNT),
-            *(pl.col(_LIST).list.get(i, null_on_oob=True).alias(f) for i, f in enumerate(_FIELDS)),
+            fields.list.len().alias(_COUNT),
+            *(
+                (
+                    pl.lit(None, pl.String) if at is None else fields.list.get(at, null_on_oob=True)
+                ).alias(name)
+                for at, name in zip(positions, _FIELDS, strict=True)
+            ),
         )
         .with_columns(_integer(pl.col(_FIELDS[i])).alias(_VALUES[i]) for i in _NUMERIC)
     )
@@ -229,7 +288,9 @@ def _integer(text: pl.Expr) -> pl.Expr:
     return pl.when(text.str.contains(_DIGITS)).then(text.cast(pl.Int64, strict=False))
 
 
-def _rules(max_seconds: int, label: LabelRule) -> list[tuple[pl.Expr, pl.Expr]]:
+def _rules(
+    max_seconds: int, label: LabelRule, counts: tuple[int, ...]
+) -> list[tuple[pl.Expr, pl.Expr]]:
     """(condition that breaks a rule, reason) pairs; conditions are never null.
 
     Reasons are only evaluated on the few broken lines, so they may be detailed.
@@ -237,7 +298,6 @@ def _rules(max_seconds: int, label: LabelRule) -> list[tuple[pl.Expr, pl.Expr]]:
     raw = pl.col(RAW)
     empty = raw.is_null()
     garbled = raw.str.contains("\ufffd", literal=True).fill_null(False)
-    counts = (len(RAW_COLUMNS),) if label == "required" else (len(FEATURES), len(RAW_COLUMNS))
     wrong_count = ~(empty | garbled) & ~pl.col(_COUNT).is_in(counts).fill_null(False)
     # Field rules only make sense on a line of the right shape.
     shaped = ~(empty | garbled | wrong_count)

@@ -63,6 +63,12 @@ class ValidationReport:
     lines_read: int
     outcomes: list[ExpectationOutcome]
 
+    @classmethod
+    def unreadable(cls, batch: str, reason: str) -> ValidationReport:
+        """The verdict on a file that cannot be read at all: rejected whole, with its reason."""
+        outcome = ExpectationOutcome("file_readable", None, False, None, None, [], reason)
+        return cls(batch=batch, success=False, rows=0, lines_read=0, outcomes=[outcome])
+
     @property
     def failures(self) -> list[ExpectationOutcome]:
         return [outcome for outcome in self.outcomes if not outcome.success]

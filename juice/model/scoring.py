@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from juice.data.parsing import REASON, parse_export
+from juice.errors import JuiceError
 from juice.model.matrix import to_matrix
 from juice.schema import FEATURES, LABEL, LINE, PROBABILITY, SEX, WILL_BUY
 
@@ -137,10 +138,13 @@ def score_export(
     """Scores every valid row of an export (label optional, header optional).
 
     Rows that break the contract are not scored; they are written, with line number
-    and reason, to `<output>.rejected.csv`.
+    and reason, to `<output>.rejected.csv`. Neither may be the input itself (by any path).
     """
-    output.parent.mkdir(parents=True, exist_ok=True)
     rejected = output.with_name(f"{output.name}.rejected.csv")
+    for target in (output, rejected):
+        if target.exists() and source.exists() and target.samefile(source):
+            raise JuiceError(f"{target} is the input {source}: write the scores elsewhere")
+    output.parent.mkdir(parents=True, exist_ok=True)
     result = score_file(
         source, output, probabilities, threshold=threshold, max_seconds=max_seconds,
         rejected=rejected,

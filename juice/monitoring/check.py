@@ -64,6 +64,8 @@ def check_drift(settings: Settings, params: Params, current: Path | None = None)
         raise JuiceError(f"{current}: no such file")
     paths = [current] if current else new_exports(settings, reference.sources)
     window = read_window(paths, params.build_dataset.max_seconds)
+    if current is not None and window.unreadable:
+        raise JuiceError(window.unreadable[0])
     labelled = LABEL in window.visits.columns and window.visits[LABEL].is_not_null().any()
     probability = None
     if window.visits.height and labelled:
@@ -86,6 +88,7 @@ def check_drift(settings: Settings, params: Params, current: Path | None = None)
         rows_set_aside=window.rows_set_aside,
         report_file=folder / f"{checked_at:%Y%m%dT%H%M%S%fZ}-drift.json",
         checked_at=checked_at.isoformat(timespec="seconds"),
+        warnings=[f"left out, cannot be read: {unreadable}" for unreadable in window.unreadable],
     )
     result.report_file.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
     prune(folder, settings.retention_days, "*-drift.json")

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from juice.data.dataset import landed_exports
-from juice.data.parsing import parse_export
+from juice.data.parsing import ParseError, parse_export
 from juice.schema import DATASET_SCHEMA
 from juice.settings import Settings
 
@@ -22,6 +22,7 @@ class Window:
     visits: pl.DataFrame
     sources: list[str]
     rows_set_aside: int  # lines that broke the export format (not judged)
+    unreadable: list[str]  # files that cannot be read at all, with the reason (not judged)
 
 
 def new_exports(settings: Settings, known: list[str]) -> list[Path]:
@@ -32,19 +33,25 @@ def new_exports(settings: Settings, known: list[str]) -> list[Path]:
 
 
 def read_window(paths: list[Path], max_seconds: int) -> Window:
-    """The exports' valid rows, in order (the label optional: a file to judge may lack it)."""
-    frames, aside = [], 0
+    """The exports' valid rows, in order (the label optional: a file to judge may lack it);
+    a file that cannot be read at all is left out with its reason, as builds reject it."""
+    frames, sources, unreadable, aside = [], [], [], 0
     with tempfile.TemporaryDirectory() as tmp:
         for number, path in enumerate(paths):
-            parsed = parse_export(
-                path,
-                Path(tmp) / f"{number}.parquet",
-                Path(tmp) / f"{number}.csv",
-                max_seconds=max_seconds,
-                label="optional",
-                source=path.name,
-            )
+            try:
+                parsed = parse_export(
+                    path,
+                    Path(tmp) / f"{number}.parquet",
+                    Path(tmp) / f"{number}.csv",
+                    max_seconds=max_seconds,
+                    label="optional",
+                    source=path.name,
+                )
+            except ParseError as error:
+                unreadable.append(f"{path.name}: {error.reason}")
+                continue
             frames.append(pl.read_parquet(parsed.accepted_path))
+            sources.append(path.name)
             aside += parsed.rows_quarantined
     visits = pl.concat(frames) if frames else pl.DataFrame(schema=DATASET_SCHEMA)
-    return Window(visits, [path.name for path in paths], aside)
+    return Window(visits, sources, aside, unreadable)

@@ -63,3 +63,13 @@ def test_train_models_predict(workspace, tmp_path, prefect_harness):
         "model_version": "1", "threshold": trained["threshold"],
     }  # fmt: skip
     assert_one_line_error(juice("predict", "missing.csv", "--out", "o.csv"), "no such file")
+
+
+def test_predict_refuses_to_overwrite_its_input(tmp_path, champion_home):
+    source = export(tmp_path / "visits.csv", rows=30)
+    out = tmp_path / "scored.csv"
+    out.symlink_to(source)
+    content = source.read_bytes()
+    done = juice("predict", str(source), "--out", str(out), env={"JUICE_HOME": str(champion_home)})
+    assert_one_line_error(done, f"{out} is the input {source}")
+    assert source.read_bytes() == content

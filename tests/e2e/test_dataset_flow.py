@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
+import subprocess
+import time
 
 import polars as pl
 import pytest
 import yaml
+from commands import JUICE, assert_one_line_error, hold_staging_area, juice
 from factories import append_lines, export, row
 
 from juice.data import versioning
@@ -16,6 +21,7 @@ from juice.data.versioning import DATASET_STAGE
 from juice.schema import FLAVOURS
 
 pytestmark = pytest.mark.e2e
+SIM = SimulatorSource(rows=10, scenario="stable", seed=0)
 
 
 @pytest.fixture
@@ -25,8 +31,7 @@ def landed(workspace, tmp_path):
     append_lines(good, row(sex="X"), b"", row(apple="-1"))
     corrupt = simulate(1000, 12).with_columns(pl.lit(0, pl.Int32).alias(f) for f in FLAVOURS)
     write_export(corrupt, tmp_path / "corrupt.csv")
-    sim = SimulatorSource(rows=10, scenario="stable", seed=0)
-    ingest([str(good), str(tmp_path / "corrupt.csv")], workspace.workspace.landing, sim)
+    ingest([str(good), str(tmp_path / "corrupt.csv")], workspace.workspace, SIM)
     return workspace
 
 
@@ -78,3 +83,63 @@ def test_flow_publishes_valid_batches_versions_them_and_dvc_repro_rebuilds(lande
     assert after["rows_read"] == summary.rows_read
     assert versioning.dataset_version(settings) != summary.dataset_version
     assert "Running stage" not in versioning.reproduce(settings)
+
+
+def test_unreadable_landed_files_are_rejected_whole_and_the_rest_still_builds(
+    workspace, tmp_path, prefect_harness
+):
+    landing = workspace.workspace.landing
+    ingest([str(export(tmp_path / "good.csv", rows=1500, seed=5))], workspace.workspace, SIM)
+    # Files landed before ingest sniffed what it lands, or put there by hand.
+    (landing / "empty-0.csv").write_bytes(b"")
+    (landing / "noise-0.csv").write_bytes(os.urandom(50_000))
+    with gzip.open(landing / "big-0.csv", "wb", compresslevel=1) as stream:
+        stream.write(os.urandom(17 << 20))  # over one parsing block: "unexpected end of file"
+    env = {"PREFECT_API_URL": prefect_harness}
+
+    for _ in range(2):  # and again: nothing blocks the next build
+        done = juice("build-dataset", "--json", "--no-version", env=env)
+        assert done.returncode == 0, done.stderr
+        payload = json.loads(done.stdout)
+        assert payload["rows_read"] == payload["rows_accepted"] == payload["dataset_rows"] == 1500
+        verdicts = {batch["export"]: batch for batch in payload["batches"] if not batch["valid"]}
+        assert sorted(verdicts) == ["big-0.csv", "empty-0.csv", "noise-0.csv"]
+        assert "the file is empty" in verdicts["empty-0.csv"]["verdict"]
+        assert "binary data" in verdicts["noise-0.csv"]["verdict"]
+        assert "gzip-compressed" in verdicts["big-0.csv"]["verdict"]
+        assert "3 export(s) rejected" in done.stderr
+
+    assert len(list(landing.glob("*.csv"))) == 4  # kept in the landing zone
+    report = json.loads((workspace.workspace.reports / "noise-0.json").read_text())
+    assert not report["success"]
+    assert report["outcomes"][0]["error"].startswith("binary data")
+    assert len(pl.read_parquet(workspace.workspace.dataset)) == 1500
+    strict = juice("build-dataset", "--strict", "--no-version", env=env)
+    assert_one_line_error(strict, "3 export(s) rejected", "noise-0.csv")
+
+
+def test_a_killed_build_leaves_no_staging_behind_and_a_live_one_is_untouched(
+    workspace, tmp_path, prefect_harness
+):
+    ingest([str(export(tmp_path / "e.csv", rows=3000, seed=6))], workspace.workspace, SIM)
+    staging = workspace.workspace.staging
+    live, held = hold_staging_area(workspace.home)  # a concurrent build, alive throughout
+    try:
+        env = {**os.environ, "PREFECT_API_URL": prefect_harness}
+        build = subprocess.Popen([*JUICE, "build-dataset", "--no-version"], env=env)
+        deadline = time.monotonic() + 120
+        while not (left := [p for p in staging.iterdir() if p.is_dir() and p != held]):
+            assert build.poll() is None, "the build ended before it staged anything"
+            assert time.monotonic() < deadline, "no staging area seen"
+            time.sleep(0.05)
+        build.kill()  # mid-build, as the OOM killer or a power cut would
+        build.wait()
+        assert left[0].is_dir()
+
+        done = juice("build-dataset", "--no-version", env={"PREFECT_API_URL": prefect_harness})
+        assert done.returncode == 0, done.stderr
+        assert not left[0].exists()
+        assert held.is_dir()
+    finally:
+        live.kill()
+        live.wait()

@@ -64,12 +64,14 @@ def test_stable_visits_are_stable_and_the_reference_survives_later_builds(traine
     from flows.drift import drift_check
 
     land(trained, tmp_path, "second", 2000, seed=3)
+    (trained.workspace.landing / "noise-0.csv").write_bytes(b"\x00" * 100)  # unreadable
     build_dataset(versioned=False)  # a later build: the dataset now holds both exports
     outcome = drift_check()
     assert outcome.check.report.verdict == "stable"
     assert outcome.check.report.reference_rows == 3000  # still the champion's own data
     assert not outcome.retrained
-    assert outcome.check.window_sources[0].startswith("second-")
+    assert outcome.check.window_sources == [next(trained.workspace.landing.glob("second-*")).name]
+    assert "left out, cannot be read: noise-0.csv: binary data" in outcome.check.warnings[0]
 
 
 def test_drift_retrains_and_the_gate_decides(trained, tmp_path, monkeypatch):
@@ -104,6 +106,9 @@ def test_the_command_line_prints_the_report_and_fails_clearly(trained, tmp_path,
     assert done.stdout.startswith("DRIFT:")
     assert "reported only" in done.stdout
     assert_one_line_error(juice("drift-check", "--current", "missing.csv"), "no such file")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    done = juice("drift-check", "--current", str(tmp_path / "empty.csv"), env=env)
+    assert_one_line_error(done, "empty.csv: the file is empty")
 
 
 def test_no_champion_is_a_clear_error(workspace):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from commands import assert_one_line_error, juice
+from commands import JUICE, assert_one_line_error, juice
 from factories import export
 
 
@@ -58,7 +62,13 @@ def test_bad_input_is_one_line_and_non_zero(workspace, args, words):
 
 @pytest.mark.parametrize(
     ("variable", "value", "words"),
-    [("JUICE_API_PORT", "abc", ["api_port"]), ("JUICE_HOMME", "/tmp", ["JUICE_HOMME"])],
+    [
+        ("JUICE_API_PORT", "abc", ["api_port"]),
+        ("JUICE_HOMME", "/tmp", ["JUICE_HOMME"]),
+        ("JUICE_INGEST_MAX_SIZE", "lots", ["ingest_max_size"]),
+        ("JUICE_INGEST_MAX_SIZE", "0", ["ingest_max_size"]),
+        ("JUICE_INGEST_DEADLINE_SECONDS", "-1", ["ingest_deadline_seconds"]),
+    ],
 )
 def test_a_bad_setting_fails_at_start_up(workspace, variable, value, words):
     assert_one_line_error(juice("ingest", env={variable: value}), *words)
@@ -92,7 +102,54 @@ def test_ingest_reports_landed_then_skipped(workspace, tmp_path):
     second = json.loads(juice("ingest", str(source), "--json").stdout)
     assert len(first["files"]) == 1
     assert Path(first["files"][0]).parent == workspace.workspace.landing
-    assert second == {"files": [], "skipped": ["e.csv"]}
+    assert second == {"files": [], "skipped": ["e.csv"], "refused": [], "decompressed": []}
     human = juice("ingest")
     assert human.returncode == 0
-    assert "1 landed, 0 skipped" in human.stdout
+    assert "1 landed, 0 skipped, 0 refused" in human.stdout
+
+
+def test_ingest_lands_a_gzip_decompressed_refuses_noise_and_says_so(workspace, tmp_path):
+    packed = tmp_path / "day.csv.gz"
+    packed.write_bytes(gzip.compress(export(tmp_path / "day.csv", rows=20).read_bytes()))
+    (tmp_path / "noise.csv").write_bytes(os.urandom(1000))
+    done = juice("ingest", str(packed), str(tmp_path / "noise.csv"), "--json")
+    assert_one_line_error(done, "1 source(s) refused", "noise.csv", "binary data")
+    payload = json.loads(done.stdout)
+    assert payload["decompressed"] == payload["files"]
+    assert Path(payload["files"][0]).read_bytes() == (tmp_path / "day.csv").read_bytes()
+    assert [refused["source"] for refused in payload["refused"]] == ["noise.csv"]
+    human = juice("ingest", str(tmp_path / "noise.csv"))
+    assert "refused noise.csv: binary data" in human.stdout
+
+
+def test_ingest_caps_come_from_the_settings(workspace, tmp_path, export_server):
+    packed = tmp_path / "day.csv.gz"
+    packed.write_bytes(gzip.compress(export(tmp_path / "day.csv", rows=3000).read_bytes()))
+    capped = juice("ingest", str(packed), env={"JUICE_INGEST_MAX_SIZE": "100KiB"})
+    assert_one_line_error(capped, "day.csv.gz: decompresses to more than", "JUICE_INGEST_MAX_SIZE")
+
+    started = time.monotonic()
+    slow = juice(
+        "ingest", f"{export_server.url}/trickle.csv", env={"JUICE_INGEST_DEADLINE_SECONDS": "2"}
+    )
+    assert_one_line_error(slow, "took longer than 2 s", "JUICE_INGEST_DEADLINE_SECONDS")
+    assert time.monotonic() - started < 15  # the command's start-up included
+    assert not any(workspace.workspace.landing.iterdir())
+
+
+def _read_only(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`juice ARGS` with the workspace mounted read-only (a mount namespace of its own)."""
+    mount = 'mount --bind -o ro "$0" "$0" && exec "$@"'
+    command = ["unshare", "--mount", "sh", "-c", mount, str(home), *JUICE, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=90)
+
+
+@pytest.mark.parametrize("args", [["ingest"], ["build-dataset"], ["train"]])
+def test_a_read_only_workspace_is_said_in_one_line_before_anything_starts(workspace, args):
+    assert juice("ingest").returncode == 0  # a workspace with an export in it
+    if _read_only(workspace.home, "--help").returncode != 0:
+        pytest.skip("no mount namespaces here (unshare --mount)")
+    started = time.monotonic()
+    done = _read_only(workspace.home, *args)
+    assert_one_line_error(done, f"the workspace is read-only: {workspace.home}")
+    assert time.monotonic() - started < 20

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import os
+
 import polars as pl
 import pytest
 from factories import append_lines, export, read_quarantine, row
@@ -156,3 +159,126 @@ def test_an_overlong_line_is_quarantined_cut_and_later_lines_keep_their_numbers(
     quarantined = read_quarantine(result.quarantine_path)
     assert quarantined["line"].to_list() == [6, 8]
     assert quarantined["raw"].str.len_bytes().max() <= 300 + 1000  # a block and the cut rest
+
+
+def _gzip_over_a_block(path):
+    """A gzip bigger than one parsing block (its data incompressible)."""
+    with gzip.open(path, "wb", compresslevel=1) as stream:
+        stream.write(os.urandom(17 << 20))
+
+
+UNREADABLE = [  # (the reason's start, how the file is made)
+    ("the file is empty", lambda path: path.write_bytes(b"")),
+    ("binary data", lambda path: path.write_bytes(os.urandom(100_000))),
+    ("gzip-compressed", lambda path: path.write_bytes(gzip.compress(row().encode()))),
+    ("gzip-compressed", _gzip_over_a_block),
+    ("zip-compressed", lambda path: path.write_bytes(b"PK\x03\x04" + row().encode())),
+    ("UTF-16", lambda path: path.write_text(row() + "\n", encoding="utf-16")),
+]
+
+
+@pytest.mark.parametrize(("reason", "make"), UNREADABLE)
+def test_a_file_that_is_no_text_export_is_refused_naming_it_and_why(tmp_path, reason, make):
+    path = tmp_path / "e.csv"
+    make(path)
+    with pytest.raises(ParseError, match=r"e\.csv") as raised:
+        parse(path)
+    assert raised.value.reason.startswith(reason)
+
+
+def test_lines_holding_every_internal_separator_are_quarantined_not_fatal(tmp_path):
+    path = export(tmp_path / "e.csv", rows=30)
+    append_lines(path, *(row(age=f"3{byte}0") for byte in "\x1f\x1e\x1d\x1c\x01"), b"", row())
+    result = parse(path)
+    assert (result.rows_read, result.rows_accepted, result.rows_quarantined) == (37, 31, 6)
+    quarantined = read_quarantine(result.quarantine_path)
+    assert quarantined["line"].to_list() == [31, 32, 33, 34, 35, 36]
+    assert quarantined["raw"][4] == row(age="3\x010")
+    assert quarantined["reason"][5] == "empty line"
+
+
+def test_the_python_split_reads_lines_as_polars_does(tmp_path):
+    path = tmp_path / "e.csv"
+    lines = [row(), b"", row(sex="\x1f\x1e\x1d\x1c\x01"), row(age="3X").replace("X", "\udcff")]
+    text = "\r\n".join(line if isinstance(line, str) else "" for line in lines) + "\n" + row()
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8", "surrogateescape"))
+    result = parse(path)
+    assert (result.rows_read, result.rows_accepted, result.rows_quarantined) == (5, 2, 3)
+    quarantined = read_quarantine(result.quarantine_path)
+    assert quarantined["line"].to_list() == [2, 3, 4]
+    assert quarantined["reason"][0] == "empty line"
+    assert quarantined["reason"][2] == "not valid UTF-8 text"
+
+
+def _reordered(path, names, rows):
+    """An export whose header row (and rows) put the fields in the order of `names`."""
+    order = [name.strip().strip('"').lower() for name in names]
+    lines = [",".join(names)]
+    for values in rows:
+        by_name = dict(zip(RAW_COLUMNS, values.split(","), strict=True))
+        lines.append(",".join(by_name[name] for name in order))
+    append_lines(path, *lines)
+
+
+def test_a_header_in_another_order_and_case_is_mapped_by_name(tmp_path):
+    path = tmp_path / "e.csv"
+    names = [n.upper() if i % 2 else f' "{n.title()}"' for i, n in enumerate(RAW_COLUMNS)]
+    rows = [
+        row(sex="F", age="41", mango="12", purchased="Y"),
+        row(age="77", apple="3"),
+        row(age="7"),
+    ]
+    _reordered(path, names[::-1], rows)
+    result = parse(path)
+    assert result.header
+    assert (result.rows_read, result.rows_accepted, result.rows_quarantined) == (3, 2, 1)
+    frame = pl.read_parquet(result.accepted_path)
+    assert frame.select("sex", "age", "mango", "apple", "purchased").rows() == [
+        ("F", 41, 12, 0, True),
+        ("M", 77, 0, 3, False),
+    ]
+    assert read_quarantine(result.quarantine_path)["reason"].to_list() == [
+        "age: must be an integer between 18 and 100"
+    ]
+
+
+def test_a_file_to_score_may_name_its_columns_without_the_label(tmp_path):
+    path = tmp_path / "e.csv"
+    unlabelled = [name for name in RAW_COLUMNS if name != "purchased"]
+    append_lines(path, ",".join(unlabelled[::-1]), ",".join(row(age="50").split(",")[:-1][::-1]))
+    result = parse(path, label="optional")
+    assert (result.rows_accepted, result.rows_quarantined) == (1, 0)
+    assert pl.read_parquet(result.accepted_path).select("age", "purchased").row(0) == (50, None)
+
+
+@pytest.mark.parametrize(
+    ("names", "label", "reason"),
+    [
+        (["visitor_id", *RAW_COLUMNS], "required", "names unknown columns: 'visitor_id'"),
+        ([*RAW_COLUMNS[:-1], "Sex"], "optional", "names sex more than once"),
+        (list(RAW_COLUMNS[:-1]), "required", "lacks purchased"),
+        (list(RAW_COLUMNS[1:]), "optional", "lacks sex"),
+    ],
+)
+def test_a_header_naming_unknown_or_missing_columns_is_refused_with_the_reason(
+    tmp_path, names, label, reason
+):
+    path = tmp_path / "e.csv"
+    append_lines(path, ",".join(names), row())
+    with pytest.raises(ParseError) as raised:
+        parse(path, label=label)
+    assert raised.value.reason == f"the header row {reason}"
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x"),30', "+1", "-2+3", "@SUM(1)", "\t=1", "\r=1"]
+
+
+def test_quarantined_text_is_inert_in_a_spreadsheet_and_the_export_keeps_its_bytes(tmp_path):
+    path = tmp_path / "=cmd.csv"
+    append_lines(path, row(), *FORMULAS, row(sex="X"))
+    content = path.read_bytes()
+    result = parse(path)
+    quarantined = read_quarantine(result.quarantine_path)
+    assert quarantined["raw"].to_list() == [f"'{line}" for line in FORMULAS] + [row(sex="X")]
+    assert quarantined["source"].unique().to_list() == ["'=cmd.csv"]
+    assert path.read_bytes() == content

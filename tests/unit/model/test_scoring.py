@@ -8,6 +8,7 @@ import pytest
 from factories import append_lines, export, row, small_train_params
 
 from juice.data.simulator import simulate, write_export
+from juice.errors import JuiceError
 from juice.model import scoring
 from juice.model.matrix import to_matrix
 from juice.model.scoring import score_export
@@ -94,3 +95,35 @@ def test_a_file_with_a_broken_line_can_be_refused_whole(tmp_path, model):
     assert (refused.refused, refused.rows_scored, refused.lines_broken) == (True, 0, 1)
     assert refused.problems[0][0] == 11  # ten visits, no header: the eleventh line
     assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "how", ["same path", "another spelling", "symlink", "hard link", "rejected"]
+)
+def test_scoring_never_overwrites_its_own_input(tmp_path, model, how):
+    source = write_export(simulate(20, seed=5), tmp_path / "in.csv")
+    content = source.read_bytes()
+    out = {
+        "same path": source,
+        "another spelling": tmp_path / "." / ".." / tmp_path.name / "in.csv",
+        "symlink": tmp_path / "link.csv",
+        "hard link": tmp_path / "hard.csv",
+        "rejected": tmp_path / "in",  # its rejected lines would go to in.rejected.csv...
+    }[how]
+    if how == "symlink":
+        out.symlink_to(source)
+    elif how == "hard link":
+        out.hardlink_to(source)
+    elif how == "rejected":
+        source = source.rename(tmp_path / "in.rejected.csv")  # ... which is the input
+    with pytest.raises(JuiceError, match="is the input"):
+        score(model, source, out)
+    assert source.read_bytes() == content
+
+
+def test_rejected_lines_are_inert_in_a_spreadsheet(tmp_path, model):
+    source = write_export(simulate(5, seed=5), tmp_path / "in.csv")
+    append_lines(source, '=HYPERLINK("http://evil.example","x")')
+    result = score(model, source, tmp_path / "out.csv")
+    rejected = pl.read_csv(result.rejected)
+    assert rejected["raw"].to_list() == ['\'=HYPERLINK("http://evil.example","x")']
