@@ -149,7 +149,7 @@ class PolJuice:
                 observe=observe,
             )  # fmt: skip
         except ParseError as error:
-            return error_response(400, "file", str(error).split(": ", 1)[-1])
+            return error_response(400, "file", error.reason)
         if not scoring.lines_read:
             return error_response(400, "file", "the file holds no visit (a header row only?)")
         if not scoring.rows_scored:
