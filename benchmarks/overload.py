@@ -21,9 +21,7 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,6 +31,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from benchmarks.wrk import wrk
 from juice.adapters.processes import bento_server
 from juice.data.simulator import simulate, write_export
 from juice.params import load_params
@@ -42,34 +41,6 @@ from juice.settings import Settings
 from juice.workspace import PROJECT_PARAMS
 
 BIN = Path(sys.executable).parent
-
-
-def wrk(url: str, body: str, seconds: int, connections: int, folder: Path) -> dict[str, float]:
-    script = folder / "post.lua"
-    script.write_text(
-        f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-    )
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s", "--latency",
-         "-s", str(script), url],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    latency = {q: re.search(rf"{q}%\s+([\d.]+)(us|ms|s)", out) for q in ("50", "99")}
-    ms = {q: float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)] if m else float("nan")
-          for q, m in latency.items()}  # fmt: skip
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    sockets = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
-    )
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-        "p50_ms": ms["50"],
-        "p99_ms": ms["99"],
-        "failed": (int(non_2xx.group(1)) if non_2xx else 0)
-        + (sum(map(int, sockets.groups())) if sockets else 0),
-    }
 
 
 def big_export(path: Path, megabytes: int) -> int:

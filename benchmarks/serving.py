@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +28,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
+from benchmarks.wrk import wrk
 from juice.adapters.processes import bento_server, free_port, http_server
 from juice.data.simulator import simulate
 from juice.model.matrix import MODEL_COLUMNS
@@ -41,29 +40,6 @@ from juice.workspace import PROJECT_PARAMS, Workspace
 
 BIN = Path(sys.executable).parent
 PAUSE_SECONDS = 5
-
-
-def wrk(url: str, body: str, seconds: int, connections: int, folder: Path) -> dict[str, float]:
-    script = folder / "post.lua"
-    script.write_text(
-        f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-    )
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}[p99.group(2)]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": rate,
-        "p99_ms": float(p99.group(1)) * scale,
-        "errors": int(errors.group(1)) if errors else 0,
-    }
 
 
 def bodies() -> dict[str, str]:
@@ -148,7 +124,7 @@ def main() -> None:
         rates = ", ".join(f"{r['rps']:,.0f}" for r in results[name])
         print(
             f"  {label:40s} {median(name, 'rps'):7,.0f} req/s  p99 {median(name, 'p99_ms'):6.1f} ms"
-            f"  errors {sum(r['errors'] for r in results[name]):.0f}  (rounds: {rates})"
+            f"  failed {sum(r['failed'] for r in results[name]):.0f}  (rounds: {rates})"
         )
     ours = median("ours", "rps")
     print(f"  single visit vs echo ceiling: {ours / median('echo', 'rps'):.0%}")

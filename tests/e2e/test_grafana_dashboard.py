@@ -12,16 +12,16 @@ import json
 import math
 import re
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 import yaml
+from waiting import eventually
 
 from juice.adapters.processes import bento_server, free_port, http_server
 from juice.data.simulator import simulate
@@ -43,7 +43,6 @@ GRAFANA_INTERVALS = {"__rate_interval": "2m", "__interval": "15s", "__range": "1
 PREFERRED = {"endpoint": "/predict", "feature": "mango"}  # what a person would pick first
 FIRST_ANSWERS = 'bentoml_service_request_total{endpoint="/predict", http_response_code=~"200|400"}'
 BROKEN = {"visits": [{"sex": "X", "age": 30}]}  # a 400 naming the field
-T = TypeVar("T")
 
 
 def dashboard() -> dict[str, Any]:
@@ -76,15 +75,6 @@ class Stack:
                            params={"match[]": selector})  # fmt: skip
         assert answer.status_code == 200, answer.text
         return answer.json()["data"]
-
-
-def eventually(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := probe():
-            return found
-        time.sleep(0.25)
-    pytest.fail(f"no {what} within {timeout:.0f} s")
 
 
 def loopback_config(service: str, pushgateway: str) -> dict[str, Any]:
