@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from waiting import in_a_thread
 
 from deployments.flows import deployments
 from juice.workspace import PROJECT_ROOT
@@ -48,6 +49,10 @@ async def _pool_deployments() -> list[Any]:
 
 
 def test_the_deployments_job_registers_every_flow_with_the_pool(prefect_harness, workspace):
+    in_a_thread(_registers_every_flow, workspace)
+
+
+def _registers_every_flow(workspace: Any) -> None:
     template = json.loads((K8S / "prefect-work-pool.json").read_text())
     asyncio.run(_create_pool(template))
     container = deployments_job()
