@@ -17,12 +17,17 @@ import anyio.to_thread
 import bentoml
 import numpy as np
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from juice.adapters.asgi_guard import JSON, MULTIPART, BodyRefused, Guard, error_response
-from juice.adapters.bento import PREDICT_API, packed_champion, strict_input
+from juice.adapters.bento import (
+    PREDICT_API,
+    log_client_errors_in_one_line,
+    packed_champion,
+    strict_input,
+)
 from juice.adapters.upload import Upload, file_chunks, receive_upload, upload_openapi
 from juice.data.parsing import ParseError
 from juice.model.scoring import score_file
@@ -42,6 +47,7 @@ from juice.serving.metrics import service_metrics
 from juice.serving.predictionlog import PredictionLog
 
 CONFIG = ServiceConfig.read()  # all the decorators below need, read once
+log_client_errors_in_one_line()
 Visits = visits_type(CONFIG.max_seconds)
 VisitsInput = strict_input(Visits)  # {"visits": [...]} and no other key
 CSV = "text/csv"
@@ -61,6 +67,8 @@ async def predict_csv(request: Request) -> Response:
             upload = await receive_upload(request, Path(folder), UPLOAD_CHOICES)
         except BodyRefused as refused:  # a mounted app answers any exception with a 500
             return refused.response
+        except ClientDisconnect:  # gone mid-upload: whatever is answered is not read
+            return Response(status_code=400)
         output = Path(folder) / "scored.csv"
         return await anyio.to_thread.run_sync(service.score_csv, upload, output)
 

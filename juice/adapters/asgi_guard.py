@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.staticfiles import StaticFiles
@@ -130,6 +130,8 @@ class Guard:
                 except BodyRefused as refused:
                     await refused.response(scope, receive, send)
                     return
+                except ClientDisconnect:
+                    return
         await self.app(scope, receive, send)
 
     def _refusal(self, request: Request, expected: str | None) -> Response | None:
@@ -200,6 +202,8 @@ class BoundedBody:
         except TimeoutError:
             rule = f"the body did not arrive within {self.seconds:g} s"
             raise BodyRefused(error_response(408, self.field, rule)) from None
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect  # a partial body is no body: nothing to answer
         self.size += len(message.get("body", b""))
         if self.size > self.limit:
             raise BodyRefused(self.too_large())

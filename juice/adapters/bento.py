@@ -7,11 +7,12 @@ running from the bento serves `packed_champion()` and needs no registry.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import bentoml
-from pydantic import ConfigDict, TypeAdapter
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 from starlette.responses import Response
 
 from juice.adapters.asgi_guard import JSON
@@ -22,6 +23,7 @@ from juice.serving.champion import ServedModel
 from juice.settings import Settings
 from juice.workspace import BENTOFILE, PROJECT_ROOT
 
+BENTO_HTTP_LOGGER = "bentoml._internal.server.http_app"  # logs the errors BentoML answers
 BENTO_MODEL = "poljuice-champion"  # the name bentofile.yaml includes
 MODEL_FOLDER = "mlflow-model"
 CARD_METADATA = "card"  # the card as JSON: metadata holds only plain values, never None
@@ -97,3 +99,23 @@ def packed_champion() -> ServedModel:
     model = bentoml.models.get(f"{BENTO_MODEL}:latest")
     card = ModelCard.from_json(str(model.info.metadata[CARD_METADATA]))
     return ServedModel(mlflow.sklearn.load_model(model.path_of(MODEL_FOLDER)), card)
+
+
+class ClientErrorsInOneLine(logging.Filter):
+    """BentoML logs every 400 it answers for a body that fails validation as an ERROR with
+    its traceback: a client's mistake, not the server's, and a way to flood the log. Such
+    a record keeps one line, at WARNING; every other record passes unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, ValidationError):
+            record.msg = (
+                f"{record.getMessage()}: answered 400 ({error.title}: {error.error_count()} errors)"
+            )
+            record.args, record.exc_info, record.exc_text = None, None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def log_client_errors_in_one_line() -> None:
+    logging.getLogger(BENTO_HTTP_LOGGER).addFilter(ClientErrorsInOneLine())
