@@ -89,6 +89,9 @@ class PredictionLog:
             pl.Series("probability", np.concatenate([batch[4] for batch in batches])),
             pl.Series("will_buy", np.concatenate([batch[5] for batch in batches])),
         )
-        name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}.parquet"
-        frame.write_parquet(self.folder / f".{name}")
-        (self.folder / f".{name}").rename(self.folder / name)  # readers never see half a file
+        name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}"
+        # Written under another suffix, then renamed: a reader's `*.parquet` never takes half
+        # a file (a hidden name would not do: pathlib's glob matches hidden files).
+        partial = self.folder / f"{name}.partial"
+        frame.write_parquet(partial)
+        partial.rename(self.folder / f"{name}.parquet")
