@@ -46,7 +46,9 @@ def build_dataset(sources: list[str] | None = None, versioned: bool = True) -> d
     # Ingest
     if sources:
         land(sources, settings)
-    with versioning.landing_lock(settings):  # no export lands until DVC has recorded the build
+    with versioning.landing_lock(
+        settings.workspace
+    ):  # no export lands until DVC has recorded the build
         exports = dataset.landed_exports(settings, params.recent_exports)
         # Parse, quarantine and validate each export
         with staging_area(settings.workspace) as staging:

@@ -44,7 +44,7 @@ class IngestError(JuiceError):
 
 
 @dataclass(frozen=True)
-class Limits:
+class IngestLimits:
     """How big one export may be (decompressed) and how long one download may take."""
 
     max_bytes: int = 2 << 30
@@ -53,7 +53,7 @@ class Limits:
     attempts: int = 4
 
     @classmethod
-    def of(cls, settings: Settings) -> Limits:
+    def of(cls, settings: Settings) -> IngestLimits:
         return cls(
             max_bytes=settings.ingest_max_size,
             deadline=settings.ingest_deadline_seconds,
@@ -92,18 +92,16 @@ class SimulatorSource:
 
 
 def ingest_into(sources: Iterable[str], settings: Settings) -> IngestResult:
-    """`ingest` into the workspace's landing zone, with its simulator and limits, once no
-    build is reading the landing zone (its landing lock)."""
+    """`ingest` into the workspace's landing zone, with its simulator and limits."""
     simulator = SimulatorSource(settings.sim_rows, settings.sim_scenario, settings.sim_seed)
-    with landing_lock(settings):
-        return ingest(sources, settings.workspace, simulator, Limits.of(settings))
+    return ingest(sources, settings.workspace, simulator, IngestLimits.of(settings))
 
 
 def ingest(
     sources: Iterable[str],
     workspace: Workspace,
     simulator: SimulatorSource,
-    limits: Limits = Limits(),
+    limits: IngestLimits = IngestLimits(),
 ) -> IngestResult:
     """Lands every source (file, folder of *.csv or *.csv.gz, http(s) URL; none means the
     simulator). A source that is not an export, too big or too slow is refused with its
@@ -116,7 +114,7 @@ def ingest(
         for name, opener in _expand(list(sources), landing, spool, simulator, limits):
             try:
                 with opener() as stream:
-                    path, new, decompressed = land(stream, name, landing, spool, limits)
+                    path, new, decompressed = land(stream, name, workspace, spool, limits)
             except IngestError as error:
                 result.refused.append(Refusal(name, str(error)))
                 continue
@@ -130,11 +128,13 @@ def ingest(
 
 
 def land(
-    stream: BinaryIO, name: str, landing_dir: Path, spool: Path, limits: Limits
+    stream: BinaryIO, name: str, workspace: Workspace, spool: Path, limits: IngestLimits
 ) -> tuple[Path, bool, bool]:
     """Copies a stream into the landing zone (through `spool`), decompressing a gzip;
     returns its path, whether it is new and whether it was decompressed. Refuses what is
-    not an export."""
+    not an export. Only the move into the landing zone waits for a build reading it (the
+    landing lock), not the download or the copy."""
+    landing_dir = workspace.landing
     gzipped = compression(stream.read(SAMPLE_BYTES)) == "gzip"
     stream.seek(0)
     digest = hashlib.sha256()
@@ -155,14 +155,15 @@ def land(
             os.unlink(tmp.name)
             raise
     short = digest.hexdigest()[:16]
-    existing = next(landing_dir.glob(f"*-{short}.csv"), None)
-    if existing is not None:
-        os.unlink(tmp.name)
-        return existing, False, gzipped
     stem = _UNSAFE.sub("_", Path(name.removesuffix(".gz")).stem)[:60].strip("._") or "export"
     path = landing_dir / f"{stem}-{short}.csv"
-    os.replace(tmp.name, path)
-    path.chmod(0o444)  # landed exports are immutable
+    Path(tmp.name).chmod(0o444)  # landed exports are immutable
+    with landing_lock(workspace):
+        existing = next(landing_dir.glob(f"*-{short}.csv"), None)
+        if existing is not None:
+            os.unlink(tmp.name)
+            return existing, False, gzipped
+        os.replace(tmp.name, path)
     return path, True, gzipped
 
 
@@ -175,7 +176,11 @@ def _chunks(stream: BinaryIO, name: str, gzipped: bool) -> Iterator[bytes]:
 
 
 def _expand(
-    sources: list[str], landing_dir: Path, spool: Path, simulator: SimulatorSource, limits: Limits
+    sources: list[str],
+    landing_dir: Path,
+    spool: Path,
+    simulator: SimulatorSource,
+    limits: IngestLimits,
 ) -> Iterator[tuple[str, Opener]]:
     if not sources:
         yield from _simulated(landing_dir, spool, simulator)
@@ -223,7 +228,7 @@ def _retryable(error: BaseException) -> bool:
     return isinstance(error, httpx.TransportError)
 
 
-def _download(url: str, limits: Limits, spool_dir: Path) -> BinaryIO:
+def _download(url: str, limits: IngestLimits, spool_dir: Path) -> BinaryIO:
     """Streams a URL to a temporary file, retrying transient failures with backoff, until
     the size cap or the deadline (checked as data arrives; a silent server is cut off by
     the read timeout, itself cut to the time left)."""

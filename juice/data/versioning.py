@@ -54,12 +54,12 @@ def dvc(settings: Settings, *args: str) -> str:
     return done.stdout
 
 
-def landing_lock(settings: Settings) -> FileLock:
-    """Held while exports land, and by a build from reading the landing zone until DVC has
-    recorded it: an export that arrives mid-build waits, so dvc.lock never claims that the
-    dataset was built from it."""
-    settings.workspace.work.mkdir(parents=True, exist_ok=True)
-    return FileLock(settings.workspace.lock("landing"))
+def landing_lock(workspace: Workspace) -> FileLock:
+    """Held while an export moves into the landing zone, and by a build from reading the
+    landing zone until DVC has recorded it: an export that arrives mid-build waits, so
+    dvc.lock never claims that the dataset was built from it."""
+    workspace.work.mkdir(parents=True, exist_ok=True)
+    return FileLock(workspace.lock("landing"))
 
 
 def ensure_project(settings: Settings) -> None:

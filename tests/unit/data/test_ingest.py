@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from factories import export, row
 
-from juice.data.ingest import IngestError, Limits, SimulatorSource, ingest
+from juice.data.ingest import IngestError, IngestLimits, SimulatorSource, ingest
 from juice.workspace import Workspace
 
 SIM = SimulatorSource(rows=100, scenario="stable", seed=0)
 
 
 def land(sources, home: Path, **limits):
-    return ingest(sources, Workspace(home), SIM, Limits(**limits))
+    return ingest(sources, Workspace(home), SIM, IngestLimits(**limits))
 
 
 def landed(home: Path) -> list[str]:
