@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import tempfile
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,13 @@ class PolJuice:
         )
         steady_collector()
 
+    def _record(
+        self, model: ServedModel, matrix: np.ndarray, probability: np.ndarray, decision: np.ndarray
+    ) -> None:
+        """Traffic scored by `model`: into the metrics and the prediction log."""
+        self.metrics.observe(matrix, probability, decision)
+        self.log.record(matrix, probability, decision, model.card.version)
+
     def _announce(self, model: ServedModel) -> None:
         self.metrics.announce(model.card)
 
@@ -119,8 +127,7 @@ class PolJuice:
         matrix = visits_matrix(visits)
         probability = model.probabilities(matrix)
         decision = probability >= model.card.threshold
-        self.metrics.observe(matrix, probability, decision)
-        self.log.record(matrix, probability, decision, model.card.version)
+        self._record(model, matrix, probability, decision)
         return predictions(probability, decision, model.card.threshold, model.card.version)
 
     @bentoml.api(route="/explain", input_spec=VisitsInput)
@@ -146,15 +153,11 @@ class PolJuice:
         model = self.champion.current
         skip = upload.options[BROKEN_LINES] == "skip"
 
-        def observe(matrix: np.ndarray, probability: np.ndarray, decision: np.ndarray) -> None:
-            self.metrics.observe(matrix, probability, decision)
-            self.log.record(matrix, probability, decision, model.card.version)
-
         try:
             scoring = score_file(
                 upload.path, output, model.probabilities, threshold=model.card.threshold,
                 max_seconds=CONFIG.max_seconds, refuse_broken=not skip, show=50 if skip else 20,
-                observe=observe,
+                observe=partial(self._record, model),
             )  # fmt: skip
         except ParseError as error:
             return error_response(400, "file", error.reason)

@@ -146,15 +146,18 @@ class Guard:
             return None
         if _media_type(request.headers.get("content-type")) != expected:
             return error_response(415, "content-type", f"must be {expected}")
-        body = self._body(request.receive, expected)
-        if body.declared_too_large(request.headers.get("content-length", "")):
-            return body.too_large()
+        declared, limit = request.headers.get("content-length", ""), self._limit(expected)
+        if declared.isdigit() and int(declared) > limit:
+            return _too_large(_field(expected), limit)
         return None
 
-    def _body(self, receive: Any, content_type: str) -> BoundedBody:
+    def _limit(self, content_type: str) -> int:
         upload = content_type == MULTIPART
-        limit = self.limits.max_upload_bytes if upload else self.limits.max_body_bytes
-        return BoundedBody(receive, limit, self.limits.body_seconds, "file" if upload else "body")
+        return self.limits.max_upload_bytes if upload else self.limits.max_body_bytes
+
+    def _body(self, receive: Any, content_type: str) -> BoundedBody:
+        limit = self._limit(content_type)
+        return BoundedBody(receive, limit, self.limits.body_seconds, _field(content_type))
 
     async def _document(self, scope: dict, receive: Any, send: Any) -> None:
         """Serves BentoML's OpenAPI document completed with what the guard adds."""
@@ -191,10 +194,6 @@ class BoundedBody:
         self.seconds = seconds
         self.size = 0
 
-    def declared_too_large(self, content_length: str) -> bool:
-        """Whether a declared Content-Length is over the limit (refused before reading)."""
-        return content_length.isdigit() and int(content_length) > self.limit
-
     async def receive(self) -> dict:
         try:
             async with asyncio.timeout(self.deadline - time.monotonic()):
@@ -206,7 +205,7 @@ class BoundedBody:
             raise ClientDisconnect  # a partial body is no body: nothing to answer
         self.size += len(message.get("body", b""))
         if self.size > self.limit:
-            raise BodyRefused(self.too_large())
+            raise BodyRefused(_too_large(self.field, self.limit))
         return message
 
     async def read(self) -> bytes:
@@ -217,8 +216,13 @@ class BoundedBody:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    def too_large(self) -> Response:
-        return error_response(413, self.field, f"is limited to {self.limit} bytes")
+
+def _field(content_type: str) -> str:
+    return "file" if content_type == MULTIPART else "body"
+
+
+def _too_large(field: str, limit: int) -> Response:
+    return error_response(413, field, f"is limited to {limit} bytes")
 
 
 def _route_unknown_paths_to_one(app: Any) -> None:
@@ -237,10 +241,15 @@ class KnownPaths:
     def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
         self.app = app
         self.routes = routes
+        self.served: set[str] = set()  # paths found served: a set lookup on the hot path
+        # (bounded by the routes and static files; unknown paths are never kept)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not _served(scope, self.routes):
-            scope = {**scope, "path": UNKNOWN_PATH, "raw_path": UNKNOWN_PATH.encode()}
+        if scope["type"] == "http" and scope["path"] not in self.served:
+            if _served(scope, self.routes):
+                self.served.add(scope["path"])
+            else:
+                scope = {**scope, "path": UNKNOWN_PATH, "raw_path": UNKNOWN_PATH.encode()}
         await self.app(scope, receive, send)
 
 

@@ -9,6 +9,7 @@ version tags and as a line in the workspace's registry log.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import subprocess
@@ -115,10 +116,12 @@ class Registry:
         if self.settings.mlflow_tracking_uri is not None:
             return None
         database = self.settings.workspace.mlflow_db
-        files = (database, database.with_name(f"{database.name}-wal"))
-        return tuple(
-            n for f in files if f.exists() for n in (f.stat().st_mtime_ns, f.stat().st_size)
-        )
+        stamp: list[int] = []
+        for path in (database, database.with_name(f"{database.name}-wal")):
+            with contextlib.suppress(FileNotFoundError):
+                found = path.stat()
+                stamp += [found.st_mtime_ns, found.st_size]
+        return tuple(stamp)
 
     @contextmanager
     def locked(self) -> Iterator[None]:
