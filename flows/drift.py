@@ -83,18 +83,31 @@ def record(outcome: DriftOutcome) -> DriftOutcome:
 
 def act_on_drift(settings: Settings, check: DriftCheck) -> DriftOutcome:
     """Rebuilds the dataset, trains a challenger; if the gate promotes it, verifies that
-    the live service serves it, or rolls back."""
+    the live service serves it, or rolls back. One check at a time does this: a check
+    that finds another at it waits for it to finish and reports its result (both saw the
+    same landed data), so its answer names the champion truly in charge."""
+    settings.workspace.work.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(settings.workspace.lock("retrain"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        with lock:  # a killed check's lock dies with its process: this never waits forever
+            now = Registry(settings).require_champion()
+        action = f"drift: another check retrained meanwhile; champion v{now}"
+        return DriftOutcome(check, False, False, now, action)
+    try:
+        return _retrain(settings, check)
+    finally:
+        lock.release()
+
+
+def _retrain(settings: Settings, check: DriftCheck) -> DriftOutcome:
     from flows.dataset import build_dataset
     from flows.training import train
 
     champion = check.model_version
-    settings.workspace.work.mkdir(parents=True, exist_ok=True)
-    try:
-        with FileLock(settings.workspace.lock("retrain"), timeout=0):
-            build_dataset()
-            outcome = train()
-    except Timeout:
-        return DriftOutcome(check, False, False, champion, "drift: another check is retraining")
+    build_dataset()
+    outcome = train()
     if not outcome.promoted:
         action = f"retrained: v{outcome.model_version} kept out by the gate"
         return DriftOutcome(check, True, False, champion, action)

@@ -127,8 +127,8 @@ def test_a_drifted_export_is_retrained_on_and_the_live_service_switches(stack, t
     with temporary_settings({PREFECT_API_URL: api}):
         triggered = run_deployment("drift-check/on-demand", timeout=300)
     assert triggered.state.is_completed(), triggered.state
-    # The check (or a scheduled one that took the retraining lock first) promoted a
-    # challenger, and the live service answers with it.
+    # The check (or a scheduled one that took the retraining lock first, which this one
+    # then waits for) promoted a challenger, and the live service answers with it.
     home = Settings(home=Path(env["JUICE_HOME"]))
     champion = Registry(home).champion_version()
     assert champion is not None

@@ -117,18 +117,32 @@ def test_no_champion_is_a_clear_error(workspace):
     assert_one_line_error(juice("drift-check"), "no champion")
 
 
-def test_two_checks_never_retrain_at_once_and_the_outcome_is_kept(trained, tmp_path):
+def test_two_checks_never_retrain_at_once_and_the_second_reports_the_first(trained, tmp_path):
+    import threading
+
     from filelock import FileLock
 
     from flows.drift import drift_check
 
     land(trained, tmp_path, "concept", 2000, seed=7, scenario="concept")
     trained.workspace.work.mkdir(parents=True, exist_ok=True)
-    with FileLock(trained.workspace.lock("retrain")):  # another check is retraining
-        outcome = drift_check()
+    retraining, waited = threading.Event(), threading.Event()
+
+    def another_check() -> None:  # holds the lock while the check under test starts
+        with FileLock(trained.workspace.lock("retrain")):
+            retraining.set()
+            waited.wait(20)
+
+    other = threading.Thread(target=another_check)
+    other.start()
+    retraining.wait(10)
+    threading.Timer(3, waited.set).start()  # the other check finishes a while later
+    outcome = drift_check()
+    other.join()
+    assert waited.is_set()  # the check waited for the other one to finish
     assert outcome.check.report.drift
     assert not outcome.retrained
-    assert outcome.action == "drift: another check is retraining"
+    assert outcome.action == "drift: another check retrained meanwhile; champion v1"
     saved = json.loads(outcome.check.report_file.read_text())
     assert saved["action"] == outcome.action
     assert saved["retrained"] is False
