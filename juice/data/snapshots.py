@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -11,11 +10,11 @@ from pathlib import Path
 
 import polars as pl
 
+from juice.data.files import file_hash, link_or_copy
 from juice.errors import JuiceError
 from juice.settings import Settings
 
 NO_DATASET = "no published dataset: run `juice build-dataset` first"
-_CHUNK = 2**20
 
 
 @dataclass(frozen=True)
@@ -38,14 +37,14 @@ def snapshot_dataset(settings: Settings) -> DatasetSnapshot:
         raise JuiceError(NO_DATASET)
     digest = hashlib.sha256()
     for file in files:
-        digest.update(file.name.encode() + b"\0" + _file_hash(file).encode() + b"\n")
+        digest.update(file.name.encode() + b"\0" + file_hash(file).encode() + b"\n")
     data_hash = digest.hexdigest()
     folder = settings.workspace.snapshots / data_hash
     if not folder.is_dir():
         staging = folder.with_name(f".{data_hash}.{uuid.uuid4().hex}")
         staging.mkdir(parents=True)
         for file in files:
-            _link_or_copy(file, staging / file.name)
+            link_or_copy(file, staging / file.name)
         try:
             staging.rename(folder)
         except OSError:  # a concurrent run kept the same content first
@@ -64,18 +63,3 @@ def find_snapshot(settings: Settings, data_hash: str) -> DatasetSnapshot:
 def _snapshot(folder: Path) -> DatasetSnapshot:
     files = sorted(folder.glob("*.parquet"))
     return DatasetSnapshot(folder.name, folder, [f"{file.stem}.csv" for file in files])
-
-
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
