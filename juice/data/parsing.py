@@ -12,9 +12,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import polars as pl
@@ -110,16 +111,21 @@ def parse_export(
         rejected = _Rejected(staging)
         accepted = 0
 
+        def judged() -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+            for block, first_line, lines in _blocks(path, layout.header):
+                yield _judge(block, first_line, lines, layout, source, path, fast=fast)
+
         def accepted_rows(*_: object) -> Iterator[pl.DataFrame]:
             nonlocal accepted
-            for block, first_line in _blocks(path, layout.header):
-                rows, broken = _judge(block, first_line, layout, source, path, fast=fast)
+            for rows, broken in _ahead(judged()):
                 rejected.keep(broken)
                 accepted += len(rows)
                 yield rows
 
         # One streaming write, block by block: memory stays bounded whatever the file size.
-        register_io_source(accepted_rows, schema=DATASET_SCHEMA).sink_parquet(accepted_path)
+        register_io_source(accepted_rows, schema=DATASET_SCHEMA).sink_parquet(
+            accepted_path, statistics=False, compression_level=1
+        )
         rejected.write(quarantine_path, layout, source)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -133,6 +139,19 @@ def parse_export(
         accepted_path=accepted_path,
         quarantine_path=quarantine_path,
     )
+
+
+def _ahead(items: Iterator[Any]) -> Iterator[Any]:
+    """The items, each computed in a thread while the consumer works on the one before
+    (polars releases the GIL: the next block is read while the last is written)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(next, items, _END)
+        while (item := pending.result()) is not _END:
+            pending = pool.submit(next, items, _END)
+            yield item
+
+
+_END = object()
 
 
 @dataclass(frozen=True)
@@ -160,8 +179,8 @@ def _layout(path: Path, max_seconds: int, label: LabelRule) -> _Layout:
     names = [name.strip().strip('"').lower() for name in first.rstrip("\r\n").split(",")]
     if not set(names) & set(RAW_COLUMNS):
         rules = _rules(max_seconds, label, counts)
-        positions = tuple(range(len(RAW_COLUMNS)))
-        return _Layout(False, RAW_COLUMNS, positions, rules, label, max_seconds)
+        in_order = tuple(range(len(RAW_COLUMNS)))
+        return _Layout(False, RAW_COLUMNS, in_order, rules, label, max_seconds)
     if unknown := [name for name in names if name not in RAW_COLUMNS]:
         listed = ", ".join(map(repr, unknown))
         raise ParseError(path, f"the header row names unknown columns: {listed}")
@@ -175,8 +194,9 @@ def _layout(path: Path, max_seconds: int, label: LabelRule) -> _Layout:
     return _Layout(True, tuple(names), positions, rules, label, max_seconds)
 
 
-def _blocks(path: Path, header: bool) -> Iterator[tuple[bytes, int]]:
-    """The export in blocks of whole lines, each with its first line's number."""
+def _blocks(path: Path, header: bool) -> Iterator[tuple[bytes, int, int]]:
+    """The export in blocks of whole lines, each with its first line's number and its
+    number of lines."""
     line = 1
     with path.open("rb") as stream:
         if header:
@@ -185,11 +205,12 @@ def _blocks(path: Path, header: bool) -> Iterator[tuple[bytes, int]]:
         yielded = False
         while block := stream.read(_BLOCK_BYTES):
             block += _rest_of_line(stream)  # finish the last line
-            yield block, line
+            newlines = block.count(b"\n")
+            yield block, line, newlines + (not block.endswith(b"\n"))
             yielded = True
-            line += block.count(b"\n")
+            line += newlines
         if not yielded:
-            yield b"", line
+            yield b"", line, 0
 
 
 def _rest_of_line(stream: BinaryIO) -> bytes:
@@ -205,7 +226,14 @@ def _rest_of_line(stream: BinaryIO) -> bytes:
 
 
 def _judge(
-    block: bytes, first_line: int, layout: _Layout, source: str, path: Path, *, fast: bool
+    block: bytes,
+    first_line: int,
+    lines: int,
+    layout: _Layout,
+    source: str,
+    path: Path,
+    *,
+    fast: bool,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The block's accepted rows (typed as `DATASET_SCHEMA`) and broken lines (LINE, RAW).
 
@@ -213,7 +241,7 @@ def _judge(
     the typed columns; only the lines it flags (and every line of a block it cannot read
     that way) take the reasoned path, which splits the raw text field by field.
     """
-    read = _read_typed(block, layout) if fast else None
+    read = _read_typed(block, lines, layout) if fast else None
     if read is None:
         return _reason(_raw_lines(block, first_line, path), layout, source)
     typed, flagged = read
@@ -224,14 +252,14 @@ def _judge(
     newlines = np.flatnonzero(np.frombuffer(block, np.uint8) == ord("\n"))
     flagged = flagged.scatter(np.unique(np.searchsorted(newlines, marks)), True)
     rows = rows.filter(~flagged).select(_cast(source))
-    lines = _lines_at(block, newlines, flagged.arg_true().to_numpy())
-    checked, broken = _reason(lines.with_columns(pl.col(LINE) + first_line), layout, source)
+    doubted = _lines_at(block, newlines, flagged.arg_true().to_numpy())
+    checked, broken = _reason(doubted.with_columns(pl.col(LINE) + first_line), layout, source)
     if len(checked):  # lines the fast path doubted but the rules accept: back in line order
         rows = pl.concat([rows, checked]).sort(LINE)
     return rows, broken
 
 
-def _read_typed(block: bytes, layout: _Layout) -> tuple[pl.DataFrame, pl.Series] | None:
+def _read_typed(block: bytes, lines: int, layout: _Layout) -> tuple[pl.DataFrame, pl.Series] | None:
     """The block read with the contract's dtypes, one row per line, and a flag per line the
     checks cannot accept as read; None when polars cannot read it so (a line with too many
     fields, a first line of another width)."""
@@ -250,7 +278,7 @@ def _read_typed(block: bytes, layout: _Layout) -> tuple[pl.DataFrame, pl.Series]
         )  # fmt: skip
     except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
         return None
-    if len(typed) != block.count(b"\n") + (not block.endswith(b"\n")):
+    if len(typed) != lines:
         return None
     typed = typed.with_columns(
         pl.lit(None, _TYPED[name]).alias(name) for name in RAW_COLUMNS if name not in columns
@@ -284,8 +312,8 @@ def _suspicious(block: bytes) -> list[int]:
     """Where the block holds a byte polars' integer parser tolerates and the rules do not (a
     sign, a blank, a carriage return inside a line): the reasoned path judges those lines.
     Clean exports hold none, so this costs a few scans of the block."""
-    marks = [at for byte in _LENIENT for at in _positions(block, byte)]
-    if block.count(b"\r") > block.count(b"\r\n"):
+    marks = [at for byte in _LENIENT if byte in block for at in _positions(block, byte)]
+    if b"\r" in block and block.count(b"\r") > block.count(b"\r\n"):
         marks += [at for at in _positions(block, b"\r") if block[at + 1 : at + 2] != b"\n"]
     return marks
 
@@ -328,10 +356,10 @@ def _raw_lines(block: bytes, first_line: int, path: Path) -> pl.DataFrame:
         return lines.with_row_index(LINE, offset=first_line).with_columns(
             pl.col(LINE).cast(pl.Int64)
         )
-    lines = block.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()  # the newline ends the last line; it does not start another
-    raw = [_text(line, first=number == 0) for number, line in enumerate(lines)]
+    pieces = block.split(b"\n")
+    if pieces[-1] == b"":
+        pieces.pop()  # the newline ends the last line; it does not start another
+    raw = [_text(line, first=number == 0) for number, line in enumerate(pieces)]
     return pl.DataFrame(
         {LINE: range(first_line, first_line + len(raw)), RAW: raw},
         schema={LINE: pl.Int64, RAW: pl.String},
