@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +32,6 @@ ROWS = "rows"
 QUARANTINE_SHARE = "quarantine_share"
 PURCHASE_RATE = "purchase_rate"
 ADS_PER_VISIT = "ads_per_visit"
-# The pandas dtype each dataset dtype arrives as.
-_PANDAS_TYPES: dict[pl.DataType | type[pl.DataType], str] = {
-    pl.Int16: "int16",
-    pl.Int32: "int32",
-    pl.Int64: "int64",
-    pl.Boolean: "bool",
-}
 _VALIDATED = [name for name in DATASET_SCHEMA if name != SOURCE]
 
 
@@ -64,6 +57,7 @@ class ValidationReport:
     rows: int
     lines_read: int
     outcomes: list[ExpectationOutcome]
+    profile: list[dict[str, Any]] = field(default_factory=list)  # one row per column
 
     @classmethod
     def unreadable(cls, batch: str, reason: str) -> ValidationReport:
@@ -87,6 +81,13 @@ class ValidationReport:
         path.write_text(json.dumps(asdict(self), indent=2, default=str) + "\n")
         return path
 
+    @classmethod
+    def read(cls, path: Path) -> ValidationReport:
+        """A report as `write` left it."""
+        content = json.loads(path.read_text())
+        outcomes = [ExpectationOutcome(**outcome) for outcome in content.pop("outcomes")]
+        return cls(**content, outcomes=outcomes)
+
 
 def _describe(outcome: ExpectationOutcome) -> str:
     where = f"[{outcome.column}]" if outcome.column else ""
@@ -108,13 +109,76 @@ def batch_statistics(batch: pl.DataFrame, lines_read: int) -> dict[str, float]:
     }
 
 
+def column_profile(batch: pl.DataFrame, max_seconds: int) -> pl.DataFrame:
+    """One row per column of the batch (and per contract column it lacks), in order: its
+    name and dtype beside the contract's, and what the row rules bound (nulls, values
+    outside their set, duplicates, minimum and maximum beside the allowed range). One
+    pass of polars over the rows; the suite then judges these few rows."""
+    bounds = _bounds(max_seconds)
+    columns = [name for name in batch.columns if name != SOURCE]
+    numeric = [name for name in columns if name in bounds and batch.schema[name].is_numeric()]
+    measured = batch.select(
+        *(pl.col(name).null_count().alias(f"{NULLS}:{name}") for name in columns),
+        *(pl.col(name).min().cast(pl.Float64).alias(f"{MINIMUM}:{name}") for name in numeric),
+        *(pl.col(name).max().cast(pl.Float64).alias(f"{MAXIMUM}:{name}") for name in numeric),
+        *(
+            (~pl.col(name).cast(pl.String).is_in(codes)).sum().alias(f"{OUTSIDE}:{name}")
+            for name, codes in _CODES.items()
+            if name in columns
+        ),
+        *(
+            [(pl.len() - pl.col(LINE).n_unique()).alias(f"{DUPLICATES}:{LINE}")]
+            if LINE in columns
+            else []
+        ),
+    ).row(0, named=True)
+    rows = []
+    for position in range(max(len(columns), len(_VALIDATED))):
+        name = columns[position] if position < len(columns) else None
+        expected = _VALIDATED[position] if position < len(_VALIDATED) else None
+        low, high = bounds.get(name or "", (None, None))
+        rows.append(
+            {
+                COLUMN: name,
+                EXPECTED: expected,
+                DTYPE: str(batch.schema[name]) if name else None,
+                EXPECTED_DTYPE: str(DATASET_SCHEMA[expected]) if expected else None,
+                LOWEST: low,
+                HIGHEST: high,
+                **{
+                    kind: measured.get(f"{kind}:{name}")
+                    for kind in (NULLS, OUTSIDE, DUPLICATES, MINIMUM, MAXIMUM)
+                },
+            }
+        )
+    return pl.DataFrame(rows, schema=_PROFILE_SCHEMA)
+
+
+# The profile's columns.
+COLUMN, EXPECTED, DTYPE, EXPECTED_DTYPE = "column", "expected", "dtype", "expected_dtype"
+NULLS, OUTSIDE, DUPLICATES = "nulls", "outside_set", "duplicates"
+MINIMUM, MAXIMUM, LOWEST, HIGHEST = "minimum", "maximum", "lowest", "highest"
+_PROFILE_SCHEMA = {
+    **dict.fromkeys((COLUMN, EXPECTED, DTYPE, EXPECTED_DTYPE), pl.String),
+    **dict.fromkeys((LOWEST, HIGHEST), pl.Float64),
+    **dict.fromkeys((NULLS, OUTSIDE, DUPLICATES), pl.Int64),
+    **dict.fromkeys((MINIMUM, MAXIMUM), pl.Float64),
+}
+_CODES: dict[str, list[str]] = {SEX: list(SEX_CODES), LABEL: ["true", "false"]}
+
+
+def _bounds(max_seconds: int) -> dict[str, tuple[int, int | None]]:
+    return {AGE: (AGE_MIN, AGE_MAX), **dict.fromkeys(FLAVOURS, (SECONDS_MIN, max_seconds)),
+            LINE: (1, None)}  # fmt: skip
+
+
 def validate_batch(
     batch: pl.DataFrame, *, name: str, lines_read: int, params: ValidationParams, max_seconds: int
 ) -> ValidationReport:
-    """Runs the expectation suites over one parsed batch: row rules as aggregates of its
-    rows (a column's minimum, maximum, distinct values, share of nulls), batch rules on its
-    one-row summary. The parser already enforces the row rules line by line, so they are
-    stated as aggregates, which cost one pass each; a failing one still names its rows.
+    """Runs the expectation suites over one parsed batch: the row rules on its column
+    profile (the parser already enforced them line by line; stated on the profile they
+    cost one pass of polars, not one of Great Expectations per rule and column), the batch
+    rules on its one-row summary. A failing rule still names its columns and lines.
 
     Args:
         batch: the accepted rows, typed as `DATASET_SCHEMA`.
@@ -124,38 +188,41 @@ def validate_batch(
         max_seconds: the upper bound on seconds the parser applied.
     """
     gx, definitions = _great_expectations()
+    profile = column_profile(batch, max_seconds)
     statistics = batch_statistics(batch, lines_read)
-    frames = {
-        # The source column is lineage we wrote ourselves, and the costliest to hand to pandas.
-        "rows": batch.drop(SOURCE).to_pandas(),
-        "summary": pl.DataFrame([statistics]).to_pandas(),
-    }
-    suites = {
-        "rows": _row_expectations(gx.expectations, max_seconds),
-        "summary": _batch_expectations(gx.expectations, params, len(batch)),
+    checks = {
+        "profile": (profile, _profile_expectations(gx.expectations), _BY_COLUMN),
+        "summary": (
+            pl.DataFrame([statistics]),
+            _batch_expectations(gx.expectations, params, len(batch)),
+            "SUMMARY",
+        ),
     }
     outcomes = []
     with _LOCK:  # one Great Expectations context per process
-        for asset, expectations in suites.items():
+        for asset, (frame, expectations, result_format) in checks.items():
             result = (
                 definitions[asset]
-                .get_batch(batch_parameters={"dataframe": frames[asset]})
+                .get_batch(batch_parameters={"dataframe": frame.to_pandas()})
                 .validate(
                     gx.ExpectationSuite(name=f"export_{asset}", expectations=expectations),
-                    result_format="SUMMARY",
+                    result_format=result_format,
                 )
             )
-            outcomes += [_outcome(item, statistics, batch) for item in result.results]
+            for item in result.results:
+                outcomes += _outcomes(item, statistics, profile, batch, max_seconds)
     return ValidationReport(
         batch=name,
         success=all(outcome.success for outcome in outcomes),
         rows=len(batch),
         lines_read=lines_read,
         outcomes=outcomes,
+        profile=profile.to_dicts(),
     )
 
 
 _LOCK = threading.Lock()
+_BY_COLUMN = {"result_format": "COMPLETE", "unexpected_index_column_names": [COLUMN]}
 
 
 @functools.cache
@@ -170,39 +237,22 @@ def _great_expectations() -> tuple[Any, dict[str, Any]]:
     source = context.data_sources.add_pandas("exports")
     definitions = {
         asset: source.add_dataframe_asset(asset).add_batch_definition_whole_dataframe("all")
-        for asset in ("rows", "summary")
+        for asset in ("profile", "summary")
     }
     return gx, definitions
 
 
-def _row_expectations(gxe: Any, max_seconds: int) -> list[Any]:
-    expected: list[Any] = [
-        gxe.ExpectTableColumnsToMatchOrderedList(column_list=_VALIDATED),
-        gxe.ExpectColumnProportionOfUniqueValuesToBeBetween(column=LINE, min_value=1),
-        gxe.ExpectColumnDistinctValuesToBeInSet(column=SEX, value_set=list(SEX_CODES)),
-        gxe.ExpectColumnValuesToBeOfType(column=SEX, type_="CategoricalDtypeType"),
-        gxe.ExpectColumnDistinctValuesToBeInSet(column=LABEL, value_set=[True, False]),
-        *_between(gxe, AGE, AGE_MIN, AGE_MAX),
-    ]
-    for column in _VALIDATED:
-        dtype = DATASET_SCHEMA[column]
-        expected.append(
-            gxe.ExpectColumnProportionOfNonNullValuesToBeBetween(column=column, min_value=1)
-        )
-        if dtype in _PANDAS_TYPES:
-            expected.append(
-                gxe.ExpectColumnValuesToBeOfType(column=column, type_=_PANDAS_TYPES[dtype])
-            )
-    for flavour in FLAVOURS:
-        expected += _between(gxe, flavour, SECONDS_MIN, max_seconds)
-    return expected
-
-
-def _between(gxe: Any, column: str, low: int, high: int) -> list[Any]:
-    """Every value of the column within [low, high]: its minimum and its maximum."""
+def _profile_expectations(gxe: Any) -> list[Any]:
+    """The row rules, each over every column's profile row."""
+    at_least = {"or_equal": True, "ignore_row_if": "either_value_is_missing"}
     return [
-        gxe.ExpectColumnMinToBeBetween(column=column, min_value=low, max_value=high),
-        gxe.ExpectColumnMaxToBeBetween(column=column, min_value=low, max_value=high),
+        gxe.ExpectColumnPairValuesToBeEqual(column_A=COLUMN, column_B=EXPECTED),
+        gxe.ExpectColumnPairValuesToBeEqual(column_A=DTYPE, column_B=EXPECTED_DTYPE),
+        gxe.ExpectColumnValuesToBeBetween(column=NULLS, max_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column=OUTSIDE, max_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column=DUPLICATES, max_value=0),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A=MINIMUM, column_B=LOWEST, **at_least),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A=HIGHEST, column_B=MAXIMUM, **at_least),
     ]
 
 
@@ -229,44 +279,77 @@ def _batch_expectations(gxe: Any, params: ValidationParams, rows: int) -> list[A
     return expected
 
 
-def _outcome(item: Any, statistics: dict[str, float], batch: pl.DataFrame) -> ExpectationOutcome:
+def _outcomes(
+    item: Any,
+    statistics: dict[str, float],
+    profile: pl.DataFrame,
+    batch: pl.DataFrame,
+    max_seconds: int,
+) -> list[ExpectationOutcome]:
+    """One outcome per expectation; one per failing column for a rule on the profile,
+    with the lines that break it."""
     config = item.expectation_config
     details = item.result or {}
-    error = None
     info = item.exception_info or {}
+    error = None
     if info.get("raised_exception"):
         error = str(info.get("exception_message") or "the expectation raised")
-    column = config.kwargs.get("column")
-    observed = details.get("observed_value", statistics.get(column))
-    count, lines = details.get("unexpected_count"), []
-    if not item.success and (broken := _broken_rows(config.type, config.kwargs)) is not None:
-        offending = batch.filter(broken)
-        count, lines = len(offending), offending[LINE].head(_NAMED_LINES).to_list()
-    return ExpectationOutcome(
+    reads = config.kwargs.get("column") or config.kwargs.get("column_A")
+    outcome = ExpectationOutcome(
         expectation=config.type,
-        column=column,
+        column=config.kwargs.get("column") if reads in statistics else None,
         success=bool(item.success) and error is None,
-        observed=observed,
-        unexpected_count=count,
-        unexpected_lines=lines,
+        observed=details.get("observed_value", statistics.get(reads, f"{len(profile)} columns")),
+        unexpected_count=details.get("unexpected_count"),
+        unexpected_lines=[],
         error=error,
     )
+    # The profile rows that failed, by column name (pandas gives NaN for a lacking column).
+    failing = [
+        name if isinstance(name := row[COLUMN], str) else None
+        for row in details.get("unexpected_index_list") or []
+    ]
+    if outcome.success or reads in statistics or not failing:
+        return [outcome]
+    described = []
+    for name in failing:
+        seen = profile.row(by_predicate=_is(name), named=True)
+        broken = _broken_rows(reads, name, max_seconds) if name in batch.columns else None
+        offending = batch.filter(broken) if broken is not None else batch.clear()
+        described.append(
+            replace(
+                outcome,
+                column=name or seen[EXPECTED],
+                observed={key: seen[key] for key in _SHOWN[reads]},
+                unexpected_count=len(offending),
+                unexpected_lines=offending[LINE].head(_NAMED_LINES).to_list(),
+            )
+        )
+    return described
 
 
+def _is(name: str | None) -> pl.Expr:
+    return pl.col(COLUMN).is_null() if name is None else pl.col(COLUMN) == name
+
+
+# What a failing profile rule shows of the column.
+_SHOWN = {
+    COLUMN: (COLUMN, EXPECTED), DTYPE: (DTYPE, EXPECTED_DTYPE), NULLS: (NULLS,),
+    OUTSIDE: (OUTSIDE,), DUPLICATES: (DUPLICATES,), MINIMUM: (MINIMUM, LOWEST),
+    HIGHEST: (MAXIMUM, HIGHEST),
+}  # fmt: skip
 _NAMED_LINES = 20  # as many offending lines as Great Expectations' SUMMARY lists
 
 
-def _broken_rows(expectation: str, kwargs: dict[str, Any]) -> pl.Expr | None:
-    """The rows that make an aggregate row rule fail (None for rules on the whole column)."""
-    value = pl.col(kwargs["column"]) if "column" in kwargs else None
-    if value is None or "_to_be_of_type" in expectation:
-        return None
-    if expectation.startswith(("expect_column_min_", "expect_column_max_")):
-        return ~value.is_between(kwargs["min_value"], kwargs["max_value"])
-    if expectation == "expect_column_distinct_values_to_be_in_set":
-        return ~value.is_in(kwargs["value_set"])
-    if expectation == "expect_column_proportion_of_non_null_values_to_be_between":
-        return value.is_null()
-    if expectation == "expect_column_proportion_of_unique_values_to_be_between":
-        return value.is_duplicated()
-    return None
+def _broken_rows(rule: str, column: str, max_seconds: int) -> pl.Expr | None:
+    """The rows that break a profile rule in this column (None for a rule on the column's
+    name or type)."""
+    value = pl.col(column)
+    low, high = _bounds(max_seconds).get(column, (None, None))
+    return {
+        NULLS: value.is_null(),
+        OUTSIDE: ~value.cast(pl.String).is_in(_CODES.get(column, [])),
+        DUPLICATES: value.is_duplicated(),
+        MINIMUM: value < low if low is not None else None,
+        HIGHEST: value > high if high is not None else None,
+    }.get(rule)

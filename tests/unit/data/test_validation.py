@@ -10,7 +10,7 @@ import pytest
 from juice.data.simulator import simulate
 from juice.data.validation import validate_batch
 from juice.params import ValidationParams
-from juice.schema import FLAVOURS
+from juice.schema import DATASET_SCHEMA, FLAVOURS
 
 PARAMS = ValidationParams(min_rows_for_batch_checks=500)
 
@@ -35,7 +35,35 @@ def failed(report) -> set[tuple[str, str | None]]:
 def test_a_clean_batch_passes_every_expectation():
     report = check(batch())
     assert report.success, report.summary()
-    assert len(report.outcomes) > 50
+    assert len(report.outcomes) == 7 + 4  # the row rules on the profile, the batch rules
+    assert [row["column"] for row in report.profile] == [c for c in DATASET_SCHEMA if c != "source"]
+
+
+def with_line(frame, column, value, line=7):
+    dtype = frame.schema[column]
+    changed = pl.when(pl.col("line") == line).then(pl.lit(value)).otherwise(pl.col(column))
+    return frame.with_columns(changed.cast(dtype).alias(column))
+
+
+@pytest.mark.parametrize(
+    ("broken", "rule", "column", "lines"),
+    [
+        (lambda f: with_line(f, "age", None), "expect_column_values_to_be_between", "age", [7]),
+        (lambda f: with_line(f, "age", 12), "expect_column_pair_values_a_to_be_greater_than_b",
+         "age", [7]),
+        (lambda f: with_line(f, "line", 8), "expect_column_values_to_be_between", "line", [8, 8]),
+        (lambda f: with_line(f.with_columns(pl.col("sex").cast(pl.String)), "sex", "X"),
+         "expect_column_values_to_be_between", "sex", [7]),
+        (lambda f: f.with_columns(pl.col("age").cast(pl.Int64)),
+         "expect_column_pair_values_to_be_equal", "age", []),
+        (lambda f: f.drop("age"), "expect_column_pair_values_to_be_equal", "apple", []),
+    ],
+)  # fmt: skip
+def test_each_row_rule_names_its_column_and_lines(broken, rule, column, lines):
+    report = check(broken(batch()))
+    assert not report.success
+    named = {(o.expectation, o.column): o.unexpected_lines for o in report.failures}
+    assert named[(rule, column)] == lines
 
 
 def test_all_zero_ad_columns_fail_the_batch():
