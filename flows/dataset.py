@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.ingest import land
 from juice.data import dataset, versioning
+from juice.data.cache import ExportCache
 from juice.data.staging import staging_area
 from juice.data.validation import ValidationReport
 from juice.params import BuildDatasetParams, load_params
@@ -22,14 +23,21 @@ def parse(export: Path, staging: Path, params: BuildDatasetParams) -> dataset.Pa
 
 
 @task(cache_policy=NO_CACHE, task_run_name="validate {parsed.source}")
-def validate(parsed: dataset.Parsed, params: BuildDatasetParams) -> ValidationReport:
-    return dataset.validate_parsed(parsed, params)
+def validate(
+    export: Path, parsed: dataset.Parsed, params: BuildDatasetParams, cache: ExportCache
+) -> ValidationReport:
+    report = dataset.validate_parsed(parsed, params)
+    dataset.keep(export, parsed, report, cache)
+    return report
+
+
+@task(cache_policy=NO_CACHE, task_run_name="reuse kept results")
+def reuse(exports: list[Path], staging: Path, cache: ExportCache) -> dict[Path, dataset.Batch]:
+    return dataset.reuse_kept(exports, staging, cache)
 
 
 @task(cache_policy=NO_CACHE)
-def publish(
-    batches: list[tuple[dataset.Parsed, ValidationReport]], settings: Settings
-) -> dataset.BuildSummary:
+def publish(batches: list[dataset.Batch], settings: Settings) -> dataset.BuildSummary:
     return dataset.publish(batches, settings)
 
 
@@ -50,12 +58,19 @@ def build_dataset(sources: list[str] | None = None, versioned: bool = True) -> d
         settings.workspace
     ):  # no export lands until DVC has recorded the build
         exports = dataset.landed_exports(settings, params.recent_exports)
-        # Parse, quarantine and validate each export
+        cache = ExportCache(settings.workspace.export_cache, params)
         with staging_area(settings.workspace) as staging:
-            parsed = [parse(export, staging, params) for export in exports]
-            reports = [validate(batch, params) for batch in parsed]
+            # Reuse what was kept; parse, quarantine and validate the rest
+            kept = reuse(exports, staging, cache)
+            reused, batches = len(kept), []
+            for export in exports:
+                if export not in kept:
+                    parsed = parse(export, staging, params)
+                    kept[export] = (parsed, validate(export, parsed, params, cache))
+                batches.append(kept[export])
             # Publish the valid batches
-            summary = publish(list(zip(parsed, reports, strict=True)), settings)
+            summary = replace(publish(batches, settings), reused=reused)
+        cache.prune()
         # Version with DVC
         if versioned:
             summary = replace(summary, dataset_version=version(settings))

@@ -189,6 +189,8 @@ def build_dataset(
         f"dataset: {summary.dataset_rows} rows from {len(summary.batches) - len(summary.rejected)}"
         f" of {len(summary.batches)} exports; version {summary.dataset_version or 'not recorded'}"
     )
+    if summary.reused:
+        lines.append(f"reused the kept results of {summary.reused} unchanged export(s)")
     _emit(as_json, payload, lines)
     if summary.rejected:
         names = ", ".join(batch.export for batch in summary.rejected)
@@ -283,11 +285,11 @@ def predict(
         raise JuiceError(f"{source}: no such file")
     from juice.model.scoring import score_export
     from juice.params import load_params
-    from juice.registry.store import Registry
+    from juice.registry.kept import kept_champion
     from juice.serving.champion import ServedModel
 
     settings = _settings()
-    pipeline, card = Registry(settings).load()
+    pipeline, card = kept_champion(settings)
     result = score_export(
         source,
         out,

@@ -179,6 +179,16 @@ class Workspace:
     def staging(self) -> Path:
         return self.work / "staging"
 
+    @property
+    def kept_champion(self) -> Path:
+        """A copy of the champion, for offline scoring without opening the store."""
+        return self.work / "champion.pkl"
+
+    @property
+    def export_cache(self) -> Path:
+        """Each export's parse and validation results, by content and parameters."""
+        return self.work / "exports"
+
     def lock(self, name: str) -> Path:
         """The lock file that serialises one kind of step (`publish`, `dvc`, ...)."""
         return self.work / f"{name}.lock"

@@ -1,8 +1,9 @@
 """Build the training dataset from the landing zone: parse, quarantine, validate, publish.
 
 The build is a pure function of the landed exports (in landing order) and the
-parameters, so DVC can rebuild it: every run reprocesses every export it keeps and
-swaps in the new dataset whole.
+parameters, so DVC can rebuild it: each run swaps in the new dataset whole. An export
+already processed with the same content and parameters is not processed again: its
+kept results are the bytes a fresh run would write (`juice.data.cache`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import polars as pl
 from filelock import FileLock
 
+from juice.data.cache import ExportCache
 from juice.data.parsing import ParseError, ParseResult, parse_export
 from juice.data.validation import ValidationReport, validate_batch
 from juice.errors import JuiceError
@@ -47,6 +49,9 @@ class BuildSummary:
     dataset_rows: int
     batches: list[BatchOutcome]
     dataset_version: str | None = None
+    # Exports whose kept results were reused (not in the file: the dataset and its record
+    # are the same however they were computed).
+    reused: int = 0
 
     @property
     def rejected(self) -> list[BatchOutcome]:
@@ -64,6 +69,7 @@ class UnreadableExport:
 
 
 Parsed = ParseResult | UnreadableExport
+Batch = tuple[Parsed, "ValidationReport"]
 
 NO_EXPORT = "the landing zone holds no export: run `juice ingest` first"
 
@@ -84,14 +90,34 @@ def parse_landed(export: Path, staging: Path, params: BuildDatasetParams) -> Par
     """Parses one landed export into the staging area."""
     try:
         return parse_export(
-            export,
-            staging / "accepted" / f"{export.stem}.parquet",
-            staging / "quarantine" / f"{export.stem}.csv",
-            max_seconds=params.max_seconds,
-            source=export.name,
+            export, *_staged(export, staging), max_seconds=params.max_seconds, source=export.name
         )
     except ParseError as error:
         return UnreadableExport(export.name, error.reason)
+
+
+def reuse_kept(exports: list[Path], staging: Path, cache: ExportCache) -> dict[Path, Batch]:
+    """The exports processed before with the same content and parameters, their results
+    placed in the staging area as a fresh parse would place them."""
+    kept: dict[Path, Batch] = {}
+    for export in exports:
+        if (batch := cache.get(export, *_staged(export, staging))) is not None:
+            kept[export] = batch
+    return kept
+
+
+def keep(export: Path, parsed: Parsed, report: ValidationReport, cache: ExportCache) -> None:
+    """Keeps a fresh result for the next build (a file that cannot be read is cheap to
+    refuse again)."""
+    if isinstance(parsed, ParseResult):
+        cache.put(export, parsed, report)
+
+
+def _staged(export: Path, staging: Path) -> tuple[Path, Path]:
+    return (
+        staging / "accepted" / f"{export.stem}.parquet",
+        staging / "quarantine" / f"{export.stem}.csv",
+    )
 
 
 def validate_parsed(parsed: Parsed, params: BuildDatasetParams) -> ValidationReport:
@@ -107,7 +133,7 @@ def validate_parsed(parsed: Parsed, params: BuildDatasetParams) -> ValidationRep
     )
 
 
-def publish(batches: list[tuple[Parsed, ValidationReport]], settings: Settings) -> BuildSummary:
+def publish(batches: list[Batch], settings: Settings) -> BuildSummary:
     """Swaps in the new dataset (valid batches only), quarantine files and reports."""
     if not batches:
         raise JuiceError(NO_EXPORT)
@@ -139,7 +165,8 @@ def publish(batches: list[tuple[Parsed, ValidationReport]], settings: Settings) 
 
 def write_summary(summary: BuildSummary, settings: Settings) -> Path:
     path = settings.workspace.build_summary
-    path.write_text(json.dumps(asdict(summary), indent=2) + "\n")
+    record = {name: value for name, value in asdict(summary).items() if name != "reused"}
+    path.write_text(json.dumps(record, indent=2) + "\n")
     return path
 
 

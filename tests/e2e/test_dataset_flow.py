@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import time
 
@@ -19,6 +20,7 @@ from juice.data.ingest import SimulatorSource, ingest
 from juice.data.simulator import simulate, write_export
 from juice.data.versioning import DATASET_STAGE
 from juice.schema import FLAVOURS
+from juice.workspace import PROJECT_PARAMS
 
 pytestmark = pytest.mark.e2e
 SIM = SimulatorSource(rows=10, scenario="stable", seed=0)
@@ -143,3 +145,42 @@ def test_a_killed_build_leaves_no_staging_behind_and_a_live_one_is_untouched(
     finally:
         live.kill()
         live.wait()
+
+
+def outputs(settings) -> dict[str, bytes]:
+    """Every file a build publishes, by path."""
+    workspace = settings.workspace
+    folders = (workspace.dataset, workspace.quarantine, workspace.reports)
+    files = [path for folder in folders for path in sorted(folder.iterdir())]
+    return {
+        workspace.relative(path): path.read_bytes() for path in [*files, workspace.build_summary]
+    }
+
+
+def test_a_build_reuses_kept_results_and_publishes_the_bytes_of_a_fresh_build(
+    landed, tmp_path, prefect_harness
+):
+    from flows.dataset import build_dataset
+
+    settings = landed
+    assert build_dataset(versioned=False).reused == 0
+    ingest([str(export(tmp_path / "new.csv", rows=500, seed=13))], settings.workspace, SIM)
+
+    summary = build_dataset(versioned=False)
+    assert summary.reused == 2  # only the new export was parsed and validated
+    assert (summary.rows_read, summary.dataset_rows) == (4503, 3500)
+    incremental = outputs(settings)
+
+    shutil.rmtree(settings.workspace.export_cache)
+    assert build_dataset(versioned=False).reused == 0
+    assert outputs(settings) == incremental
+
+    # A parameter that shapes the results reprocesses every export; the old results go.
+    params = yaml.safe_load(PROJECT_PARAMS.read_text())
+    params["build_dataset"]["max_seconds"] = 60
+    settings.workspace.params_file.write_text(yaml.safe_dump(params))
+    stricter = build_dataset(versioned=False)
+    assert stricter.reused == 0
+    assert stricter.rows_quarantined > summary.rows_quarantined
+    assert build_dataset(versioned=False).reused == 3
+    assert len(list(settings.workspace.export_cache.iterdir())) == 3
