@@ -23,11 +23,11 @@ from sklearn.metrics import roc_auc_score
 from juice.data.parsing import parse_export
 from juice.data.simulator import TRUE_PROBABILITY, simulate, write_export
 from juice.model.evaluation import evaluate
+from juice.model.linear import linear_scorer
 from juice.model.matrix import to_matrix
 from juice.model.scoring import score_export
 from juice.model.thresholds import select_threshold
 from juice.params import load_params
-from juice.serving.champion import linear_scorer
 from juice.workspace import PROJECT_PARAMS
 
 FRESH_ROWS = 200_000

@@ -286,14 +286,13 @@ def predict(
     from juice.model.scoring import score_export
     from juice.params import load_params
     from juice.registry.kept import kept_champion
-    from juice.serving.champion import ServedModel
 
     settings = _settings()
-    pipeline, card = kept_champion(settings)
+    probabilities, card = kept_champion(settings)
     result = score_export(
         source,
         out,
-        ServedModel(pipeline, card).probabilities,
+        probabilities,
         threshold=card.threshold,
         model_version=card.version,
         max_seconds=load_params(settings.workspace.params_file).build_dataset.max_seconds,

@@ -51,6 +51,22 @@ class RegistryError(JuiceError):
     """The registry has no such model, version or champion."""
 
 
+def store_stamp(settings: Settings) -> tuple[int, ...] | None:
+    """A cheap token that changes whenever the workspace's own store is written (its
+    file's and its journal's size and time); None behind a tracking server, where only
+    asking tells. Pollers ask the registry only when it changed: a query holds the GIL
+    of a serving worker for tens of milliseconds."""
+    if settings.mlflow_tracking_uri is not None:
+        return None
+    database = settings.workspace.mlflow_db
+    stamp: list[int] = []
+    for path in (database, database.with_name(f"{database.name}-wal")):
+        with contextlib.suppress(FileNotFoundError):
+            found = path.stat()
+            stamp += [found.st_mtime_ns, found.st_size]
+    return tuple(stamp)
+
+
 @dataclass(frozen=True)
 class VersionSummary:
     version: str
@@ -109,19 +125,8 @@ class Registry:
         return settings.mlflow_tracking_uri is None and not settings.workspace.mlflow_db.exists()
 
     def stamp(self) -> tuple[int, ...] | None:
-        """A cheap token that changes whenever the workspace's own store is written (its
-        file's and its journal's size and time); None behind a tracking server, where only
-        asking tells. Pollers ask the registry only when it changed: a query holds the GIL
-        of a serving worker for tens of milliseconds."""
-        if self.settings.mlflow_tracking_uri is not None:
-            return None
-        database = self.settings.workspace.mlflow_db
-        stamp: list[int] = []
-        for path in (database, database.with_name(f"{database.name}-wal")):
-            with contextlib.suppress(FileNotFoundError):
-                found = path.stat()
-                stamp += [found.st_mtime_ns, found.st_size]
-        return tuple(stamp)
+        """See `store_stamp`."""
+        return store_stamp(self.settings)
 
     @contextmanager
     def locked(self) -> Iterator[None]:

@@ -20,7 +20,7 @@ EDGES = [
     row(age="+30"), row(age=" 30"), row(age="30 "), row(age="\t30"), row(apple="-0"),
     row(apple="5\r"), row(apple="0000000000005"), row(apple="007"), row(sex=" M"),
     row(purchased="Y\r"), row(purchased=""), row(sex=""), row(mango="5\x07"), row(age="3\x1f0"),
-    row(apple='"5"'), row(sex="\ufeffM"), row(age="３0"), row(age="1e1"), row(age="30.0"),
+    row(apple='"5"'), row(sex="\ufeffM"), row(age="\uff130"), row(age="1e1"), row(age="30.0"),
     row()[: row().rindex(",")], row()[: row().rindex(",")] + ",", row() + ",", ",".join([""] * 26),
     ",,,", " ", "\r", "\x1f", "M", row(purchased="N\r\r"), row(age="99999999999999999999"),
 ]  # fmt: skip

@@ -10,11 +10,11 @@ from factories import append_lines, export, row, small_train_params
 from juice.data.simulator import simulate, write_export
 from juice.errors import JuiceError
 from juice.model import scoring
+from juice.model.linear import linear_scorer
 from juice.model.matrix import to_matrix
 from juice.model.scoring import score_export
 from juice.model.training import train_model
 from juice.schema import RAW_COLUMNS
-from juice.serving.champion import linear_scorer
 
 
 @pytest.fixture(scope="module")

@@ -99,8 +99,8 @@ def test_the_prediction_log_deletes_files_past_its_retention(tmp_path):
 def test_linear_scorer_equals_the_pipelines_predict_proba(scale):
     from factories import small_train_params
 
+    from juice.model.linear import linear_scorer
     from juice.model.training import train_model
-    from juice.serving.champion import linear_scorer
 
     trained = train_model(
         simulate(1500, seed=3), small_train_params(scale=[scale], age=["decades"])
@@ -117,7 +117,7 @@ def test_other_pipeline_shapes_keep_sklearns_predict_proba():
     from sklearn.dummy import DummyClassifier
     from sklearn.pipeline import Pipeline
 
-    from juice.serving.champion import linear_scorer
+    from juice.model.linear import linear_scorer
 
     x = to_matrix(simulate(50, seed=1))
     pipeline = Pipeline([("model", DummyClassifier(strategy="prior"))]).fit(

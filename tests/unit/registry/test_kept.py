@@ -1,0 +1,62 @@
+"""The champion kept for offline scoring: the registry's model, without the registry."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from factories import small_train_params
+
+from juice.data.simulator import simulate
+from juice.model.training import train_model
+from juice.registry.kept import kept_champion
+from juice.registry.store import Registry
+
+HEAVY = ("mlflow", "sklearn", "prefect", "great_expectations", "bentoml", "scipy")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return train_model(simulate(2000, seed=9), small_train_params(scale=["standard"]))
+
+
+@pytest.fixture
+def registry(workspace, trained):
+    registry = Registry(workspace, create=True)
+    for _ in range(2):
+        registry.log_training(trained, {}, {})
+    registry.promote("1", "first")
+    return registry
+
+
+def test_the_kept_copy_scores_as_the_registered_model_and_follows_the_champion(
+    workspace, registry, trained
+):
+    expected = trained.pipeline.predict_proba(trained.split.x_test)[:, 1]
+    fresh, card = kept_champion(workspace)  # asks the registry, keeps a copy
+    assert workspace.workspace.kept_champion.exists()
+    kept, kept_card = kept_champion(workspace)  # from the copy
+    assert card == kept_card
+    assert card.version == "1"
+    for probabilities in (fresh, kept):
+        np.testing.assert_allclose(probabilities(trained.split.x_test), expected, rtol=1e-12)
+
+    registry.promote("2", "second")  # the store changed: the copy is stale
+    assert kept_champion(workspace)[1].version == "2"
+
+
+def test_scoring_from_the_kept_copy_imports_no_heavy_library(workspace, registry):
+    kept_champion(workspace)
+    code = (
+        "import sys; from juice.registry.kept import kept_champion; "
+        "from juice.settings import Settings; import numpy as np; "
+        "probabilities, card = kept_champion(Settings()); probabilities(np.zeros((3, 25))); "
+        f"print(sorted(name for name in {HEAVY!r} if name in sys.modules))"
+    )
+    env = {**os.environ, "JUICE_HOME": str(workspace.home)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
