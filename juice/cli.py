@@ -235,9 +235,9 @@ def models(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List registered versions with metrics and aliases."""
     if ctx.invoked_subcommand is not None:
         return
-    from juice.registry.store import Registry
+    from juice.registry.kept import kept_versions
 
-    versions = Registry(_settings()).versions()
+    versions = kept_versions(_settings())
     lines = [
         f"v{v.version:<4} {v.status:<17} threshold {v.threshold or 0:.3f}  "
         + "  ".join(f"{k} {x:.4f}" for k, x in v.metrics.items())

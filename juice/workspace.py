@@ -179,10 +179,10 @@ class Workspace:
     def staging(self) -> Path:
         return self.work / "staging"
 
-    @property
-    def kept_champion(self) -> Path:
-        """A copy of the champion, for offline scoring without opening the store."""
-        return self.work / "champion.pkl"
+    def kept(self, name: str) -> Path:
+        """An answer of the model store kept while the store is unchanged (`champion`,
+        `versions`): commands that only read need not open it."""
+        return self.work / "kept" / f"{name}.pkl"
 
     @property
     def export_cache(self) -> Path:

@@ -1,8 +1,8 @@
-"""The champion kept beside the workspace's own store, for commands that only score.
+"""What commands read from the workspace's own store, kept beside it while it is unchanged.
 
-Opening the store costs seconds (MLflow's import and its database's set-up); a small
-file scored offline should cost the model and nothing else. The copy is keyed by the
-store's stamp (its file's size and time), read before the champion is: any write to the
+Opening the store costs seconds (MLflow's import and its database's set-up); listing
+the versions or scoring a small file offline should not. Each answer is kept with the
+store's stamp (its file's size and time), read before the store is: any write to the
 store (a promotion, a run) makes the next command ask MLflow again. Behind a tracking
 server there is no stamp, and every command asks.
 """
@@ -12,40 +12,57 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from juice.model.card import ModelCard
 from juice.model.linear import Scorer, linear_form, scorer
-from juice.registry.store import Registry, store_stamp
+from juice.registry.store import Registry, VersionSummary, store_stamp
 from juice.settings import Settings
+
+T = TypeVar("T")
 
 
 def kept_champion(settings: Settings) -> tuple[Scorer, ModelCard]:
-    """The champion's scorer and card, from the kept copy while the store is unchanged.
+    """The champion's scorer and card. The copy holds the model's arithmetic (a
+    `LinearForm`, numpy alone) for every shape the grid can pick, so scoring from it
+    imports neither MLflow nor scikit-learn."""
 
-    The copy holds the model's arithmetic (a `LinearForm`, numpy alone) for every shape
-    the grid can pick, so scoring imports neither MLflow nor scikit-learn."""
+    def load() -> tuple[Any, str]:
+        pipeline, card = Registry(settings).load()
+        return linear_form(pipeline) or pipeline, card.to_json()
+
+    model, card = _kept(settings.workspace.kept("champion"), settings, load)
+    return scorer(model), ModelCard.from_json(card)
+
+
+def kept_versions(settings: Settings) -> list[VersionSummary]:
+    """Every registered version, newest first (`Registry.versions`)."""
+    return _kept(
+        settings.workspace.kept("versions"), settings, lambda: Registry(settings).versions()
+    )
+
+
+def _kept(path: Path, settings: Settings, ask: Callable[[], T]) -> T:
     stamp = store_stamp(settings)
-    path = settings.workspace.kept_champion
     if stamp is not None and path.exists():
         with path.open("rb") as stream:
-            # Written by this workspace, as MLflow's own pickle is: the stamp first, so a
-            # stale copy costs no unpickling of the model.
+            # Written by this workspace, as MLflow's own pickles are: the stamp first, so
+            # a stale copy costs no unpickling of the rest.
             if pickle.load(stream) == stamp:
-                model, card = pickle.load(stream)
-                return scorer(model), ModelCard.from_json(card)
-    pipeline, card = Registry(settings).load()
-    model = linear_form(pipeline) or pipeline
+                kept: T = pickle.load(stream)
+                return kept
+    answer = ask()
     if stamp is not None:
-        _keep(path, stamp, model, card)
-    return scorer(model), card
+        _keep(path, stamp, answer)
+    return answer
 
 
-def _keep(path: Path, stamp: tuple[int, ...], model: Any, card: ModelCard) -> None:
+def _keep(path: Path, stamp: tuple[int, ...], answer: Any) -> None:
     """Writes the copy whole, then swaps it in: a reader sees the old copy or the new."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as out:
         pickle.dump(stamp, out)
-        pickle.dump((model, card.to_json()), out)
+        pickle.dump(answer, out)
     os.replace(out.name, path)

@@ -12,7 +12,7 @@ from factories import small_train_params
 
 from juice.data.simulator import simulate
 from juice.model.training import train_model
-from juice.registry.kept import kept_champion
+from juice.registry.kept import kept_champion, kept_versions
 from juice.registry.store import Registry
 
 HEAVY = ("mlflow", "sklearn", "prefect", "great_expectations", "bentoml", "scipy")
@@ -37,7 +37,7 @@ def test_the_kept_copy_scores_as_the_registered_model_and_follows_the_champion(
 ):
     expected = trained.pipeline.predict_proba(trained.split.x_test)[:, 1]
     fresh, card = kept_champion(workspace)  # asks the registry, keeps a copy
-    assert workspace.workspace.kept_champion.exists()
+    assert workspace.workspace.kept("champion").exists()
     kept, kept_card = kept_champion(workspace)  # from the copy
     assert card == kept_card
     assert card.version == "1"
@@ -48,12 +48,22 @@ def test_the_kept_copy_scores_as_the_registered_model_and_follows_the_champion(
     assert kept_champion(workspace)[1].version == "2"
 
 
-def test_scoring_from_the_kept_copy_imports_no_heavy_library(workspace, registry):
+def test_the_kept_listing_is_the_registrys_and_follows_every_change(workspace, registry):
+    assert kept_versions(workspace) == registry.versions()
+    assert kept_versions(workspace)[-1].status == "champion"  # v1, from the copy
+    registry.promote("2", "second")
+    listed = kept_versions(workspace)
+    assert [(v.version, v.status) for v in listed] == [("2", "champion"), ("1", "promoted earlier")]
+
+
+def test_reading_the_kept_copies_imports_no_heavy_library(workspace, registry):
     kept_champion(workspace)
+    kept_versions(workspace)
     code = (
-        "import sys; from juice.registry.kept import kept_champion; "
+        "import sys; from juice.registry.kept import kept_champion, kept_versions; "
         "from juice.settings import Settings; import numpy as np; "
         "probabilities, card = kept_champion(Settings()); probabilities(np.zeros((3, 25))); "
+        "kept_versions(Settings()); "
         f"print(sorted(name for name in {HEAVY!r} if name in sys.modules))"
     )
     env = {**os.environ, "JUICE_HOME": str(workspace.home)}
