@@ -12,10 +12,9 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 import polars as pl
@@ -40,6 +39,7 @@ from juice.schema import (
     SOURCE,
     SexDtype,
 )
+from juice.streams import ahead
 
 RAW = "raw"
 REASON = "reason"
@@ -117,7 +117,7 @@ def parse_export(
 
         def accepted_rows(*_: object) -> Iterator[pl.DataFrame]:
             nonlocal accepted
-            for rows, broken in _ahead(judged()):
+            for rows, broken in ahead(judged()):
                 rejected.keep(broken)
                 accepted += len(rows)
                 yield rows
@@ -139,19 +139,6 @@ def parse_export(
         accepted_path=accepted_path,
         quarantine_path=quarantine_path,
     )
-
-
-def _ahead(items: Iterator[Any]) -> Iterator[Any]:
-    """The items, each computed in a thread while the consumer works on the one before
-    (polars releases the GIL: the next block is read while the last is written)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(next, items, _END)
-        while (item := pending.result()) is not _END:
-            pending = pool.submit(next, items, _END)
-            yield item
-
-
-_END = object()
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,11 @@ class LinearForm:
         return self.coef / self.width
 
     def logit(self, matrix: np.ndarray) -> np.ndarray:
-        """Log-odds of purchase for each row of the model matrix."""
-        return ((self.features.transform(matrix) - self.mean) / self.width) @ self.coef + (
-            self.intercept
-        )
+        """Log-odds of purchase for each row of the model matrix (the scaling folded into
+        the weights: one product, not a scaled copy of the features)."""
+        weights = self.weights
+        offset = self.intercept - float(np.sum(self.mean * weights))
+        return self.features.transform(matrix) @ weights + offset
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
         """Purchase probability for each row: the logistic of the logit, as

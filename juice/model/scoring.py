@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from juice.data.parsing import REASON, parse_export
 from juice.errors import JuiceError
 from juice.model.matrix import to_matrix
 from juice.schema import FEATURES, LABEL, LINE, PROBABILITY, SEX, WILL_BUY
+from juice.streams import ahead
 
 Scorer = Callable[[np.ndarray], np.ndarray]  # model matrix -> purchase probability
 
@@ -103,8 +104,9 @@ def _write_chunks(
     alone when there is no visit)."""
     visits = pl.scan_parquet(accepted)
     labelled = visits.select(pl.col(LABEL).is_not_null().any()).collect().item()
-    chunks = visits.collect_batches(chunk_size=CHUNK_ROWS)
-    with output.open("wb") as stream:
+
+    def scored() -> Iterator[pl.DataFrame]:
+        chunks = visits.collect_batches(chunk_size=CHUNK_ROWS)
         for number, chunk in enumerate(itertools.chain(chunks, [None])):
             if chunk is None and number:
                 break
@@ -113,7 +115,12 @@ def _write_chunks(
             scored = score_visits(chunk, matrix, probabilities, threshold)
             if observe is not None and chunk.height:
                 observe(matrix, scored[PROBABILITY].to_numpy(), scored[WILL_BUY].to_numpy())
-            _raw_form(scored, labelled).write_csv(stream, include_header=not number)
+            yield _raw_form(scored, labelled)
+
+    with output.open("wb") as stream:
+        # Each chunk is scored while the one before is written (polars writes without the GIL).
+        for number, chunk in enumerate(ahead(scored())):
+            chunk.write_csv(stream, include_header=not number)
 
 
 def score_visits(
