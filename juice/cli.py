@@ -317,7 +317,9 @@ def drift_check(
     (exit 0), reported as JSON, MLflow run, Prefect artifact and Pushgateway metrics."""
     if current is not None and not current.is_file():
         raise JuiceError(f"{current}: no such file")
-    _settings()
+    from juice.registry.store import Registry
+
+    Registry(_settings()).require_champion()  # say so before Prefect starts
     from flows.drift import drift_check as flow
 
     outcome = flow(current=str(current) if current else None, retrain=retrain)
