@@ -68,6 +68,7 @@ bench: install  ## benchmarks (print figures; several minutes)
 	$(RUN) python benchmarks/serving.py
 	$(RUN) python benchmarks/overload.py
 	$(RUN) python benchmarks/drift.py
+	$(RUN) python benchmarks/limits.py
 
 clean:  ## remove the workspace state (keeps landed exports' DVC remote)
 	rm -rf .juice .prefect data/dataset data/quarantine data/reports data/build-dataset.json

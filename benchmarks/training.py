@@ -1,7 +1,8 @@
 """Training benchmark: model quality against the simulator's truth, the grid's training
-time, and `juice predict` throughput.
+time, how one fit's time and memory grow with the rows, and `juice predict` throughput.
 
     uv run python benchmarks/training.py [--rows 100000 1000000] [--score-rows 1000000]
+        [--growth-rows 1000000 5000000]
 
 Quality: the model is trained on `rows` simulated visits with the project's params.yaml
 and judged on a fresh simulated sample whose true purchase probabilities are known: the
@@ -13,8 +14,12 @@ chosen threshold is compared with F0.3 of the true probabilities at their best t
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +36,59 @@ from juice.params import load_params
 from juice.workspace import PROJECT_PARAMS
 
 FRESH_ROWS = 200_000
+# Pipeline shapes for the growth figures: the narrowest, the usual winner, the widest.
+SHAPES = [("watched", "linear"), ("log+watched", "linear"), ("seconds+watched", "decades")]
+
+
+def fit_cost(rows: int, watch: str, age: str) -> dict[str, float]:
+    """One fit of one pipeline shape (C=1, l2, standard scaling) on `rows` visits' model
+    matrix, in this process: seconds, and peak memory the fit allocated (numpy reports
+    to tracemalloc) beyond its input."""
+    from juice.model.training import pipeline
+
+    visits = simulate(rows, seed=rows)
+    matrix, labels = to_matrix(visits), visits["purchased"].to_numpy()
+    del visits
+    model = pipeline().set_params(features__watch=watch, features__age=age)
+    tracemalloc.start()
+    started = time.perf_counter()
+    model.fit(matrix, labels)
+    seconds = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"seconds": seconds, "peak_mb": peak / 2**20, "input_mb": matrix.nbytes / 2**20}
+
+
+def growth(rows: list[int]) -> None:
+    """Each shape's one fit at each size, in a fresh process, and how it grows."""
+    print(f"\none fit per pipeline shape (C=1, l2, standard scaling), rows {rows}")
+    print("| shape | " + " | ".join(f"{n:,} rows" for n in rows) + " | growth |")
+    print("| --- | " + " | ".join("---" for _ in rows) + " | --- |")
+    for watch, age in SHAPES:
+        costs = []
+        for n in rows:
+            done = subprocess.run(
+                [sys.executable, __file__, "--fit", watch, age, "--rows", str(n)],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            costs.append(json.loads(done.stdout.splitlines()[-1]))
+        cells = [f"{c['seconds']:.1f} s, {c['peak_mb']:,.0f} MB" for c in costs]
+        ratio = rows[-1] / rows[0]
+        grows = (f"x{costs[-1]['seconds'] / costs[0]['seconds']:.1f} time, "
+                 f"x{costs[-1]['peak_mb'] / costs[0]['peak_mb']:.1f} memory for x{ratio:g} rows")  # fmt: skip
+        print(f"| {watch}, age {age} | " + " | ".join(cells) + f" | {grows} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--score-rows", type=int, default=1_000_000)
+    parser.add_argument("--growth-rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--fit", nargs=2, metavar=("WATCH", "AGE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fit:
+        print(json.dumps(fit_cost(args.rows[0], *args.fit)))
+        return
     params = load_params(PROJECT_PARAMS).train
     from juice.model.training import param_grid, train_model
 
@@ -94,6 +145,7 @@ def main() -> None:
         f"\njuice predict on {args.score_rows:,} rows: {seconds:.2f} s = {rate:,.0f} rows/s "
         f"(parse alone {parse_seconds:.2f} s: scoring and writing add {seconds - parse_seconds:.2f} s)"
     )
+    growth(args.growth_rows)
 
 
 if __name__ == "__main__":
