@@ -355,7 +355,8 @@ def serve(
 
     port = port or settings.api_port
     print(f"serving the champion on http://{host}:{port} (Ctrl+C stops)")
-    sys.exit(subprocess.call(serve_command(SERVICE, host, port), cwd=PROJECT_ROOT))
+    command = serve_command(SERVICE, host, port, settings.api_shutdown_seconds)
+    sys.exit(subprocess.call(command, cwd=PROJECT_ROOT))
 
 
 @app.command()

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     api_max_upload_bytes: int = Field(512 << 20, ge=1024)
     api_body_seconds: float = Field(30.0, gt=0)
     api_access_log: bool = False  # a log line per request: off, it would cost the tail
+    # How long a stopping service lets the requests in progress finish, then closes them.
+    api_shutdown_seconds: int = Field(30, ge=1)
     # How long the stack keeps prediction logs, drift reports, Prometheus' data and the
     # drift checks' MLflow runs (training runs and registered models are kept).
     retention_days: int = Field(30, ge=1)

@@ -45,20 +45,23 @@ def http_server(
     )
 
 
-def serve_command(target: str, host: str, port: int) -> list[str]:
-    """`bentoml serve` of a service (`module:Class`) or a bento tag."""
+def serve_command(target: str, host: str, port: int, shutdown_seconds: int) -> list[str]:
+    """`bentoml serve` of a service (`module:Class`) or a bento tag; once stopping, it lets
+    requests in progress finish for `shutdown_seconds` (a client that left mid-body
+    would otherwise hold the shutdown for a minute)."""
     bentoml = str(Path(sys.executable).parent / "bentoml")
-    return [bentoml, "serve", target, "--host", host, "--port", str(port)]
+    return [bentoml, "serve", target, "--host", host, "--port", str(port),
+            "--timeout-graceful-shutdown", str(shutdown_seconds)]  # fmt: skip
 
 
 def bento_server(
-    target: str, home: Path, log: Path | None = None, **env: str
+    target: str, home: Path, log: Path | None = None, shutdown_seconds: int = 5, **env: str
 ) -> tuple[HTTPExecutor, str]:
     """`bentoml serve TARGET` on a free loopback port with `home` as its workspace (and
     BentoML home), its output to `log` if given; ready when /readyz answers. Returns the
     server and its base URL."""
     port = free_port()
-    command = serve_command(target, "127.0.0.1", port)
+    command = serve_command(target, "127.0.0.1", port, shutdown_seconds)
     env = {"JUICE_HOME": str(home), "BENTOML_HOME": str(Workspace(home).bentoml_home),
            "BENTOML_DO_NOT_TRACK": "true", **env}  # fmt: skip
     url = f"http://127.0.0.1:{port}"
