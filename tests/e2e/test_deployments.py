@@ -38,28 +38,30 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[tuple[dict[str, str], str]]:
-    """A workspace with a champion, its Prefect server and the served deployments."""
+    """A workspace with a champion, its Prefect server and the served deployments (the
+    first runs go to that server: no temporary one per command)."""
     home = tmp_path_factory.mktemp("stack")
     port = free_port()
     env = client_env(home, port)
     write_params(Settings(home=home))
-    run(env, "ingest", str(export(home / "first.csv", rows=2500, seed=1)))
-    run(env, "build-dataset", "--no-version")
-    run(env, "train")
     api = f"http://127.0.0.1:{port}/api"
     server = http_server([JUICE, "prefect-server"], f"{api}/health", env, timeout=180)
-    service, url = bento_server("service:PolJuice", home, JUICE_RELOAD_SECONDS="0.5")
-    env["JUICE_API_URL"] = url  # where the drift loop's smoke test finds the live service
-    with server, service:
-        served = subprocess.Popen(
-            [JUICE, "deployments"], env=env, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            yield env, api
-        finally:
-            os.killpg(served.pid, 15)
-            served.wait(30)
+    with server:
+        run(env, "ingest", str(export(home / "first.csv", rows=2500, seed=1)))
+        run(env, "build-dataset", "--no-version")
+        run(env, "train")
+        service, url = bento_server("service:PolJuice", home, JUICE_RELOAD_SECONDS="0.5")
+        env["JUICE_API_URL"] = url  # where the drift loop's smoke test finds the live service
+        with service:
+            served = subprocess.Popen(
+                [JUICE, "deployments"], env=env, start_new_session=True,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            try:
+                yield env, api
+            finally:
+                os.killpg(served.pid, 15)
+                served.wait(30)
 
 
 def flow_runs(api: str, deployment: str | None = None) -> list:
