@@ -116,7 +116,9 @@ class Registry:
             )
         if settings.mlflow_tracking_uri is None and not new:
             self._follow_move(database)
-        with self.locked() if new else nullcontext():  # one process creates its tables
+        # One process creates the tables; a training (`create`) waits even when the file
+        # exists: another may have created the file and be creating its tables.
+        with self.locked() if new or create else nullcontext():
             self.client = MlflowClient(tracking_uri=settings.tracking_uri)
 
     @staticmethod
