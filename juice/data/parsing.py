@@ -327,19 +327,20 @@ def _text(line: bytes, *, first: bool) -> str | None:
 
 
 def _raw_lines(block: bytes, first_line: int, path: Path) -> pl.DataFrame:
-    """The block's lines, whole (LINE, RAW): read by polars with a separator byte no export
-    should hold; split in Python for the rare block that holds all of them."""
+    """The block's lines, whole (LINE, RAW): read by polars with a separator byte the block
+    does not hold; split in Python for the rare block that holds all of them. (A byte the
+    block holds would split a line, or vanish: polars drops a separator that ends the
+    last of several lines.)"""
     for separator in _SEPARATORS:
+        if separator.encode() in block:
+            continue
         try:
             lines = pl.read_csv(
                 block, has_header=False, separator=separator, quote_char=None,
                 schema={RAW: pl.String}, encoding="utf8-lossy", raise_if_empty=False,
             )  # fmt: skip
-        except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as error:
-            # The separator byte occurs in the block (as a second column): try the next.
-            if "more fields" not in str(error) and "n_extra" not in str(error):
-                raise ParseError(path, str(error)) from error
-            continue
+        except pl.exceptions.PolarsError as error:
+            raise ParseError(path, str(error)) from error
         return lines.with_row_index(LINE, offset=first_line).with_columns(
             pl.col(LINE).cast(pl.Int64)
         )

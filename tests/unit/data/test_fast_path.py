@@ -76,3 +76,15 @@ def test_both_paths_agree_on_a_million_rows_with_one_percent_broken(tmp_path):
     assert_agree(fast, reasoned)
     assert fast[2].rows_quarantined >= 9_000  # a few corpus lines are valid visits
     assert fast[2].rows_read == 1_000_000
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_separator_byte_ending_the_file_is_kept_not_dropped(tmp_path, fast):
+    """polars drops a separator byte that ends the last of several lines: the line would
+    lose it, and pass the rules, repaired."""
+    path = tmp_path / "e.csv"
+    path.write_bytes(f"{row()}\n{row()}\x1f".encode())
+    out = tmp_path / "out"
+    result = parse_export(path, out / "a.parquet", out / "q.csv", max_seconds=3600, fast=fast)
+    assert (result.rows_accepted, result.rows_quarantined) == (1, 1)
+    assert pl.read_csv(out / "q.csv")["raw"].to_list() == [f"{row()}\x1f"]
