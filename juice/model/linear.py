@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -23,17 +24,20 @@ class LinearForm:
     coef: np.ndarray
     intercept: float
 
-    @property
+    @cached_property
     def weights(self) -> np.ndarray:
         """Each feature column's weight on the raw (unscaled) feature value."""
         return self.coef / self.width
 
+    @cached_property
+    def offset(self) -> float:
+        """The logit of all-zero features once the scaling is folded into the weights."""
+        return self.intercept - float(np.sum(self.mean * self.weights))
+
     def logit(self, matrix: np.ndarray) -> np.ndarray:
         """Log-odds of purchase for each row of the model matrix (the scaling folded into
-        the weights: one product, not a scaled copy of the features)."""
-        weights = self.weights
-        offset = self.intercept - float(np.sum(self.mean * weights))
-        return self.features.transform(matrix) @ weights + offset
+        the weights, once: one product, not a scaled copy of the features)."""
+        return self.features.transform(matrix) @ self.weights + self.offset
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
         """Purchase probability for each row: the logistic of the logit, as

@@ -14,11 +14,10 @@ import polars as pl
 
 from juice.data.parsing import REASON, parse_export
 from juice.errors import JuiceError
+from juice.model.linear import Scorer
 from juice.model.matrix import to_matrix
 from juice.schema import FEATURES, LABEL, LINE, PROBABILITY, SEX, WILL_BUY
 from juice.streams import ahead
-
-Scorer = Callable[[np.ndarray], np.ndarray]  # model matrix -> purchase probability
 
 
 @dataclass(frozen=True)
