@@ -210,7 +210,12 @@ def validate_batch(
                 )
             )
             for item in result.results:
-                outcomes += _outcomes(item, statistics, profile, batch, max_seconds)
+                if asset == "profile":
+                    outcomes += _profile_outcomes(item, profile, batch, max_seconds)
+                else:
+                    outcomes.append(
+                        _outcome(item, statistics.get(item.expectation_config.kwargs["column"]))
+                    )
     return ValidationReport(
         batch=name,
         success=all(outcome.success for outcome in outcomes),
@@ -279,38 +284,40 @@ def _batch_expectations(gxe: Any, params: ValidationParams, rows: int) -> list[A
     return expected
 
 
-def _outcomes(
-    item: Any,
-    statistics: dict[str, float],
-    profile: pl.DataFrame,
-    batch: pl.DataFrame,
-    max_seconds: int,
-) -> list[ExpectationOutcome]:
-    """One outcome per expectation; one per failing column for a rule on the profile,
-    with the lines that break it."""
+def _outcome(item: Any, observed: Any) -> ExpectationOutcome:
+    """One expectation's verdict as Great Expectations gave it."""
     config = item.expectation_config
     details = item.result or {}
     info = item.exception_info or {}
     error = None
     if info.get("raised_exception"):
         error = str(info.get("exception_message") or "the expectation raised")
-    reads = config.kwargs.get("column") or config.kwargs.get("column_A")
-    outcome = ExpectationOutcome(
+    return ExpectationOutcome(
         expectation=config.type,
-        column=config.kwargs.get("column") if reads in statistics else None,
+        column=config.kwargs.get("column"),
         success=bool(item.success) and error is None,
-        observed=details.get("observed_value", statistics.get(reads, f"{len(profile)} columns")),
+        observed=details.get("observed_value", observed),
         unexpected_count=details.get("unexpected_count"),
         unexpected_lines=[],
         error=error,
     )
+
+
+def _profile_outcomes(
+    item: Any, profile: pl.DataFrame, batch: pl.DataFrame, max_seconds: int
+) -> list[ExpectationOutcome]:
+    """A row rule's verdict: one outcome if it held, else one per failing column, with
+    what the profile shows of it and the lines that break it."""
+    outcome = replace(_outcome(item, f"{len(profile)} columns"), column=None)
     # The profile rows that failed, by column name (pandas gives NaN for a lacking column).
     failing = [
         name if isinstance(name := row[COLUMN], str) else None
-        for row in details.get("unexpected_index_list") or []
+        for row in (item.result or {}).get("unexpected_index_list") or []
     ]
-    if outcome.success or reads in statistics or not failing:
+    if outcome.success or not failing:
         return [outcome]
+    kwargs = item.expectation_config.kwargs
+    reads = kwargs.get("column") or kwargs["column_A"]
     described = []
     for name in failing:
         seen = profile.row(by_predicate=_is(name), named=True)
