@@ -69,11 +69,6 @@ def command(home: Path, *args: str) -> float:
     return time.perf_counter() - started
 
 
-def land(home: Path, export: Path) -> None:
-    env = {**os.environ, "JUICE_HOME": str(home)}
-    subprocess.run([str(JUICE), "ingest", str(export)], env=env, check=True, capture_output=True)
-
-
 def row(what: str, seconds: float, baseline: str, base: float, goal: str) -> None:
     ratio = f"{seconds / base:.2f}x" if base else "-"
     print(f"| {what} | {seconds:.2f} s | {baseline} {base:.2f} s | {ratio} | {goal} |")
@@ -129,15 +124,15 @@ def main() -> None:
                 shutil.rmtree(workspace / ".juice" / "exports", ignore_errors=True)
             return command(workspace, "build-dataset", "--no-version")
 
-        land(alone, small[1])
+        command(alone, "ingest", str(small[1]))
         build(alone)
         build_alone = build(alone, keep=False)
-        land(home, small[0])
+        command(home, "ingest", str(small[0]))
         build(home)
         build_small = build(home, keep=False)
-        land(home, large)
+        command(home, "ingest", str(large))
         build_full = build(home, keep=False)
-        land(home, small[1])
+        command(home, "ingest", str(small[1]))
         build_incremental = build(home)
 
         # Commands on a workspace with a champion.

@@ -58,8 +58,9 @@ def bento_server(
     target: str, home: Path, log: Path | None = None, shutdown_seconds: int = 5, **env: str
 ) -> tuple[HTTPExecutor, str]:
     """`bentoml serve TARGET` on a free loopback port with `home` as its workspace (and
-    BentoML home), its output to `log` if given; ready when /readyz answers. Returns the
-    server and its base URL."""
+    BentoML home), its output to `log` if given; ready when /readyz answers; once stopped,
+    it lets requests finish for `shutdown_seconds` (short: these servers are the tests'
+    and the benchmarks'). Returns the server and its base URL."""
     port = free_port()
     command = serve_command(target, "127.0.0.1", port, shutdown_seconds)
     env = {"JUICE_HOME": str(home), "BENTOML_HOME": str(Workspace(home).bentoml_home),
