@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -111,7 +110,9 @@ def test_ingest_reports_landed_then_skipped(workspace, tmp_path):
 def test_ingest_lands_a_gzip_decompressed_refuses_noise_and_says_so(workspace, tmp_path):
     packed = tmp_path / "day.csv.gz"
     packed.write_bytes(gzip.compress(export(tmp_path / "day.csv", rows=20).read_bytes()))
-    (tmp_path / "noise.csv").write_bytes(os.urandom(1000))
+    # Binary noise: every byte value, NUL included (1,000 random bytes hold none 2% of
+    # the time, and are then refused for another reason).
+    (tmp_path / "noise.csv").write_bytes(bytes(range(256)) * 4)
     done = juice("ingest", str(packed), str(tmp_path / "noise.csv"), "--json")
     assert_one_line_error(done, "1 source(s) refused", "noise.csv", "binary data")
     payload = json.loads(done.stdout)
