@@ -378,6 +378,9 @@ def ui(
     except ValueError as error:
         raise JuiceError(str(error)) from error
     with socket.socket() as probe:  # say it in our words before Gradio tries
+        # As Gradio's server does: connections the app's last run closed wait a minute in
+        # TIME_WAIT, and they do not stop a new listener.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:

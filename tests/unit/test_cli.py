@@ -95,6 +95,30 @@ def test_the_app_says_its_port_is_taken(workspace):
         assert_one_line_error(juice("ui", "--port", port), "cannot listen", port)
 
 
+def test_the_app_starts_on_a_port_its_last_run_just_left(workspace):
+    """The last run's closed connections wait in TIME_WAIT: a restart at once still listens."""
+    import socket
+
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            served, _ = server.accept()
+            served.close()  # the server closes first: its side waits in TIME_WAIT
+            client.recv(1)
+    app = subprocess.Popen([*JUICE, "ui", "--port", str(port)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert app.stdout is not None
+        first = app.stdout.readline()
+    finally:
+        app.kill()
+        _, errors = app.communicate()
+    assert first.startswith(f"marketers' app on http://127.0.0.1:{port}"), errors
+
+
 def test_ingest_reports_landed_then_skipped(workspace, tmp_path):
     source = export(tmp_path / "e.csv", rows=20)
     first = json.loads(juice("ingest", str(source), "--json").stdout)
