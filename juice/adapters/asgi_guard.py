@@ -130,7 +130,9 @@ class Guard:
                 except BodyRefused as refused:
                     await refused.response(scope, receive, send)
                     return
-                except ClientDisconnect:
+                except ClientDisconnect:  # nobody reads it, but BentoML's timeout middleware
+                    # holds the request until an answer starts (60 s, and a shutdown waits)
+                    await Response(status_code=400)(scope, receive, send)
                     return
         await self.app(scope, receive, send)
 

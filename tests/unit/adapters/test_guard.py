@@ -149,6 +149,23 @@ def test_a_body_that_does_not_arrive_in_time_is_a_408():
     assert time.monotonic() - started < 1
 
 
+def test_a_client_gone_before_its_body_is_answered_at_once():
+    """Its request ends: BentoML's timeout middleware would hold it for a minute, and a
+    shutdown waited for it (a `make run` stopped right after its first prediction)."""
+    sent: list[dict] = []
+
+    async def gone() -> dict:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    headers = [(b"authorization", b"Bearer t"), (b"content-type", b"application/json")]
+    scope = {"type": "http", "method": "POST", "path": "/j", "headers": headers}
+    run_async(guarded(Limits())(scope, gone, send))
+    assert sent[0]["status"] == 400
+
+
 def test_requests_beyond_capacity_are_shed_with_retry_after():
     run_async(_shedding())
 
