@@ -69,6 +69,7 @@ bench: install  ## benchmarks (print figures; several minutes)
 	$(RUN) python benchmarks/overload.py
 	$(RUN) python benchmarks/drift.py
 	$(RUN) python benchmarks/limits.py
+	$(RUN) python benchmarks/first_prediction.py
 
 clean:  ## remove the workspace state (keeps landed exports' DVC remote)
 	rm -rf .juice .prefect data/dataset data/quarantine data/reports data/build-dataset.json
