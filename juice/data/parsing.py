@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -96,49 +96,73 @@ def parse_export(
         fast: False sends every line down the reasoned path (the tests prove both paths
             give the same result).
     """
-    if not path.is_file():
-        raise ParseError(path, "no such file")
-    with path.open("rb") as stream:
-        if reason := unreadable(stream.read(SAMPLE_BYTES)):
-            raise ParseError(path, reason)
-    source = source or path.name
-    layout = _layout(path, max_seconds, label)
+    export = ExportBlocks(
+        path, quarantine_path, max_seconds=max_seconds, label=label, source=source, fast=fast
+    )
     accepted_path.parent.mkdir(parents=True, exist_ok=True)
-    quarantine_path.parent.mkdir(parents=True, exist_ok=True)
-
-    staging = Path(tempfile.mkdtemp(dir=accepted_path.parent, prefix=f".{accepted_path.name}."))
-    try:
-        rejected = _Rejected(staging)
-        accepted = 0
-
-        def judged() -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-            for block, first_line, lines in _blocks(path, layout.header):
-                yield _judge(block, first_line, lines, layout, source, path, fast=fast)
-
-        def accepted_rows(*_: object) -> Iterator[pl.DataFrame]:
-            nonlocal accepted
-            for rows, broken in ahead(judged()):
-                rejected.keep(broken)
-                accepted += len(rows)
-                yield rows
-
-        # One streaming write, block by block: memory stays bounded whatever the file size.
-        register_io_source(accepted_rows, schema=DATASET_SCHEMA).sink_parquet(
-            accepted_path, statistics=False, compression_level=1
-        )
-        rejected.write(quarantine_path, layout, source)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
+    # One streaming write, block by block: memory stays bounded whatever the file size.
+    register_io_source(lambda *_: iter(export), schema=DATASET_SCHEMA).sink_parquet(
+        accepted_path, statistics=False, compression_level=1
+    )
     return ParseResult(
-        source=source,
-        rows_read=accepted + rejected.count,
-        rows_accepted=accepted,
-        rows_quarantined=rejected.count,
-        header=layout.header,
+        source=export.source,
+        rows_read=export.accepted + export.quarantined,
+        rows_accepted=export.accepted,
+        rows_quarantined=export.quarantined,
+        header=export.layout.header,
         accepted_path=accepted_path,
         quarantine_path=quarantine_path,
     )
+
+
+class ExportBlocks:
+    """An export's accepted rows, block by block (typed as `DATASET_SCHEMA`, in line
+    order), for a consumer that streams them (`parse_export` writes them to Parquet).
+    Once the last block is read, its broken lines are in the quarantine CSV and the
+    counts are set. Arguments as `parse_export`'s; a file that cannot be read at all
+    raises `ParseError` here, before any block."""
+
+    def __init__(
+        self,
+        path: Path,
+        quarantine_path: Path,
+        *,
+        max_seconds: int,
+        label: LabelRule = "required",
+        source: str | None = None,
+        fast: bool = True,
+    ) -> None:
+        if not path.is_file():
+            raise ParseError(path, "no such file")
+        with path.open("rb") as stream:
+            if reason := unreadable(stream.read(SAMPLE_BYTES)):
+                raise ParseError(path, reason)
+        self.path, self.quarantine_path, self.fast = path, quarantine_path, fast
+        self.source = source or path.name
+        self.layout = _layout(path, max_seconds, label)
+        self.accepted = self.quarantined = 0
+
+    def __iter__(self) -> Generator[pl.DataFrame, None, None]:
+        self.quarantine_path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(
+            tempfile.mkdtemp(dir=self.quarantine_path.parent, prefix=f".{self.path.name}.")
+        )
+        try:
+            rejected = _Rejected(staging)
+            for rows, broken in ahead(self._judged()):
+                rejected.keep(broken)
+                self.accepted += len(rows)
+                yield rows
+            rejected.write(self.quarantine_path, self.layout, self.source)
+            self.quarantined = rejected.count
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _judged(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+        for block, first_line, lines in _blocks(self.path, self.layout.header):
+            yield _judge(
+                block, first_line, lines, self.layout, self.source, self.path, fast=self.fast
+            )
 
 
 @dataclass(frozen=True)
