@@ -5,14 +5,14 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from juice.data.parsing import REASON, parse_export
+from juice.data.parsing import REASON, ExportBlocks, parse_export
 from juice.errors import JuiceError
 from juice.model.linear import Scorer
 from juice.model.matrix import to_matrix
@@ -58,13 +58,21 @@ def score_file(
     observe: Observer | None = None,
     rejected: Path | None = None,
 ) -> FileScoring:
-    """Scores an export (label optional, header optional) into a CSV at `output`, in
-    chunks of CHUNK_ROWS visits, so memory stays about one chunk whatever the file size.
+    """Scores an export (label optional, header optional) into a CSV at `output`, a
+    chunk at a time (a block of the parser's, or CHUNK_ROWS visits), so memory stays
+    about one chunk whatever the file size. With neither `refuse_broken` nor `observe`,
+    each block is scored as soon as it is parsed.
 
     Broken lines are listed (the first `show`), copied with their reasons to `rejected`
     when given, and refuse the whole file with `refuse_broken`. `observe` sees each
     chunk's matrix, probabilities and decisions (metrics, the prediction log).
     """
+    if not refuse_broken and observe is None:  # nothing to hold back: score as it is read
+        try:
+            return _score_streaming(source, output, probabilities, threshold, max_seconds,
+                                    show, rejected)  # fmt: skip
+        except _LabelsLater:
+            pass  # scored again in two steps, the output written afresh
     with tempfile.TemporaryDirectory() as tmp:
         parsed = parse_export(
             source,
@@ -74,42 +82,85 @@ def score_file(
             label="optional",
             source=source.name,
         )
-        problems: list[tuple[int, str]] = []
-        if parsed.rows_quarantined:
-            broken = pl.read_csv(parsed.quarantine_path, n_rows=show, columns=[LINE, REASON])
-            problems = broken.rows()
-        if rejected is not None:
-            if parsed.rows_quarantined:
-                shutil.copyfile(parsed.quarantine_path, rejected)
-            else:
-                rejected.unlink(missing_ok=True)
         refused = refuse_broken and parsed.rows_quarantined > 0
         if not refused:
-            _write_chunks(parsed.accepted_path, output, probabilities, threshold, observe)
+            visits = pl.scan_parquet(parsed.accepted_path)
+            labelled = visits.select(pl.col(LABEL).is_not_null().any()).collect().item()
+            chunks = visits.collect_batches(chunk_size=CHUNK_ROWS)
+            _write_scored(chunks, visits.clear().collect(), labelled, output, probabilities,
+                          threshold, observe)  # fmt: skip
+        return _outcome(parsed.rows_accepted, parsed.rows_quarantined, parsed.quarantine_path,
+                        show, rejected, refused)  # fmt: skip
+
+
+class _LabelsLater(Exception):
+    """A block holds labels when the first did not: the output's columns were decided."""
+
+
+def _score_streaming(
+    source: Path, output: Path, probabilities: Scorer, threshold: float, max_seconds: int,
+    show: int, rejected: Path | None,
+) -> FileScoring:  # fmt: skip
+    """Each block scored and written as the parser gives it, without a hand-off file. The
+    output keeps the label column when the first block holds a label; a later block that
+    holds one when the first did not raises `_LabelsLater` (the two-step path decides
+    from every row)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        export = ExportBlocks(source, Path(tmp) / "rejected.csv", max_seconds=max_seconds,
+                              label="optional", source=source.name)  # fmt: skip
+        blocks = iter(export)
+        try:
+            first = next(blocks)
+            labelled = bool(first.get_column(LABEL).is_not_null().any())
+
+            def checked() -> Iterator[pl.DataFrame]:
+                yield first
+                for block in blocks:
+                    if not labelled and block.get_column(LABEL).is_not_null().any():
+                        raise _LabelsLater
+                    yield block
+
+            _write_scored(checked(), first.clear(), labelled, output, probabilities, threshold)
+        finally:
+            blocks.close()  # its staging folder goes, however the scoring ended
+        return _outcome(export.accepted, export.quarantined, export.quarantine_path, show,
+                        rejected, refused=False)  # fmt: skip
+
+
+def _outcome(
+    scored: int, broken: int, quarantine: Path, show: int, rejected: Path | None, refused: bool
+) -> FileScoring:
+    """The file's scoring, its broken lines copied to `rejected` when given (and any
+    copy of an earlier run removed)."""
+    problems: list[tuple[int, str]] = []
+    if broken:
+        problems = pl.read_csv(quarantine, n_rows=show, columns=[LINE, REASON]).rows()
+    if rejected is not None:
+        if broken:
+            shutil.copyfile(quarantine, rejected)
+        else:
+            rejected.unlink(missing_ok=True)
     return FileScoring(
-        rows_scored=0 if refused else parsed.rows_accepted,
-        lines_read=parsed.rows_read,
-        lines_broken=parsed.rows_quarantined,
+        rows_scored=0 if refused else scored,
+        lines_read=scored + broken,
+        lines_broken=broken,
         problems=problems,
         refused=refused,
     )
 
 
-def _write_chunks(
-    accepted: Path, output: Path, probabilities: Scorer, threshold: float,
-    observe: Observer | None,
+def _write_scored(
+    chunks: Iterable[pl.DataFrame], empty: pl.DataFrame, labelled: bool, output: Path,
+    probabilities: Scorer, threshold: float, observe: Observer | None = None,
 ) -> None:  # fmt: skip
-    """The accepted visits, scored chunk by chunk and appended to one CSV (the header
-    alone when there is no visit)."""
-    visits = pl.scan_parquet(accepted)
-    labelled = visits.select(pl.col(LABEL).is_not_null().any()).collect().item()
+    """The visits, scored chunk by chunk and appended to one CSV (the header alone, from
+    `empty`, when there is no visit)."""
 
     def scored() -> Iterator[pl.DataFrame]:
-        chunks = visits.collect_batches(chunk_size=CHUNK_ROWS)
         for number, chunk in enumerate(itertools.chain(chunks, [None])):
             if chunk is None and number:
                 break
-            chunk = visits.clear().collect() if chunk is None else chunk
+            chunk = empty if chunk is None else chunk
             matrix = to_matrix(chunk)
             scored = score_visits(chunk, matrix, probabilities, threshold)
             if observe is not None and chunk.height:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
 from factories import append_lines, export, row, small_train_params
 
+from juice.data import parsing
 from juice.data.simulator import simulate, write_export
 from juice.errors import JuiceError
 from juice.model import scoring
@@ -83,6 +86,43 @@ def test_a_file_is_scored_in_chunks_with_the_same_result(tmp_path, model, monkey
     assert seen == [100, 100, 50]
     assert chunked.rows_scored == whole.rows_scored == 250
     assert (tmp_path / "chunked.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+
+
+def two_step(model, source, out):
+    """The file scored through the Parquet hand-off (an observer asks for it)."""
+    return scoring.score_file(
+        source, out, linear_scorer(model), threshold=0.3, max_seconds=3600,
+        observe=lambda *_: None, rejected=out.with_name(f"{out.name}.rejected.csv"),
+    )  # fmt: skip
+
+
+def test_scoring_each_block_as_it_is_parsed_gives_the_two_step_result(tmp_path, model, monkeypatch):
+    monkeypatch.setattr(parsing, "_BLOCK_BYTES", 4096)  # some 60 blocks
+    source = write_export(simulate(3000, seed=8), tmp_path / "in.csv")
+    append_lines(source, "F,200,1", "", row().replace("M", "X", 1), row())
+    streamed = score(model, source, tmp_path / "streamed.csv")
+    stepped = two_step(model, source, tmp_path / "stepped.csv")
+    assert streamed.rows_scored == stepped.rows_scored == 3001
+    assert (tmp_path / "streamed.csv").read_bytes() == (tmp_path / "stepped.csv").read_bytes()
+    assert streamed.rejected is not None
+    assert (
+        Path(streamed.rejected).read_bytes() == (tmp_path / "stepped.csv.rejected.csv").read_bytes()
+    )
+
+
+def test_labels_first_seen_in_a_later_block_keep_the_label_column(tmp_path, model, monkeypatch):
+    """The streamed output's columns come from the first block; a later label starts over."""
+    monkeypatch.setattr(parsing, "_BLOCK_BYTES", 4096)
+    unlabelled = simulate(500, seed=9).drop(RAW_COLUMNS[-1])
+    source = write_export(unlabelled, tmp_path / "in.csv")
+    append_lines(source, row())  # labelled, hundreds of lines after the first block
+    streamed = score(model, source, tmp_path / "streamed.csv")
+    two_step(model, source, tmp_path / "stepped.csv")
+    scored = pl.read_csv(tmp_path / "streamed.csv")
+    assert scored.columns == [*RAW_COLUMNS, "probability", "will_buy"]
+    assert scored[RAW_COLUMNS[-1]].drop_nulls().to_list() == [row().rsplit(",", 1)[1]]
+    assert streamed.rows_scored == 501
+    assert (tmp_path / "streamed.csv").read_bytes() == (tmp_path / "stepped.csv").read_bytes()
 
 
 def test_a_file_with_a_broken_line_can_be_refused_whole(tmp_path, model):
