@@ -143,6 +143,7 @@ class ExportBlocks:
         self.accepted = self.quarantined = 0
 
     def __iter__(self) -> Generator[pl.DataFrame, None, None]:
+        self.accepted = self.quarantined = 0  # each reading counts afresh
         self.quarantine_path.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(
             tempfile.mkdtemp(dir=self.quarantine_path.parent, prefix=f".{self.path.name}.")
