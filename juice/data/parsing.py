@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -49,6 +49,7 @@ _SEPARATORS = "\x1f\x1e\x1d\x1c\x01"  # a line is read whole with a byte no expo
 _BLOCK_BYTES = 16 << 20  # whole lines parsed at a time: bounds memory whatever the file size
 _MAX_LINE_BYTES = 1 << 20  # an export line is a few hundred bytes; past this it is cut
 _DIGITS = r"^0*[0-9]{1,9}$"  # nine digits keep every accepted value inside Int64
+_NEWLINE = ord("\n")
 
 
 class ParseError(JuiceError):
@@ -217,7 +218,7 @@ def _blocks(path: Path, header: bool) -> Iterator[tuple[bytes, int, int]]:
         yielded = False
         while block := stream.read(_BLOCK_BYTES):
             block += _rest_of_line(stream)  # finish the last line
-            newlines = block.count(b"\n")
+            newlines = np.count_nonzero(np.frombuffer(block, np.uint8) == _NEWLINE)  # no GIL
             yield block, line, newlines + (not block.endswith(b"\n"))
             yielded = True
             line += newlines
@@ -261,7 +262,7 @@ def _judge(
     marks = _suspicious(block)
     if not marks and not flagged.any():
         return rows.select(_cast(source)), _NO_LINES
-    newlines = np.flatnonzero(np.frombuffer(block, np.uint8) == ord("\n"))
+    newlines = np.flatnonzero(np.frombuffer(block, np.uint8) == _NEWLINE)
     flagged = flagged.scatter(np.unique(np.searchsorted(newlines, marks)), True)
     rows = rows.filter(~flagged).select(_cast(source))
     doubted = _lines_at(block, newlines, flagged.arg_true().to_numpy())
@@ -313,11 +314,16 @@ def _flags(columns: tuple[str, ...], max_seconds: int) -> pl.Expr:
     label = pl.col(LABEL)
     return (
         pl.any_horizontal(pl.col(columns).is_null())
-        | ~pl.col(SEX).is_in(SEX_CODES)
+        | ~_one_of(pl.col(SEX), SEX_CODES)
         | ~pl.col(AGE).is_between(AGE_MIN, AGE_MAX)
         | pl.any_horizontal(~pl.col(FLAVOURS).is_between(SECONDS_MIN, max_seconds))
-        | (label.is_not_null() & ~label.is_in(list(LABEL_CODES)))
+        | (label.is_not_null() & ~_one_of(label, LABEL_CODES))
     ).fill_null(True)
+
+
+def _one_of(text: pl.Expr, codes: Iterable[str]) -> pl.Expr:
+    """`is_in` for a handful of codes, as comparisons (a quarter of its cost)."""
+    return pl.any_horizontal(text == code for code in codes)
 
 
 def _suspicious(block: bytes) -> list[int]:
