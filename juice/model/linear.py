@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from juice.model.encoding import Encoding
+from juice.model.matrix import MODEL_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,38 @@ class LinearForm:
         return self.features.transform(matrix) @ self.weights + self.offset
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
-        """Purchase probability for each row: the logistic of the logit, as
-        exp(-log(1 + exp(-logit))), which neither overflows nor loses precision."""
-        return np.exp(-np.logaddexp(0.0, -self.logit(matrix)))
+        """Purchase probability for each row of the model matrix."""
+        return _logistic(self.logit(matrix))
+
+    __call__ = probabilities  # a Scorer itself
+
+    def probabilities_of_counts(self, columns: Sequence[np.ndarray]) -> np.ndarray:
+        """Purchase probability of visits given as the integer columns `MODEL_COLUMNS`
+        (whole values from 0, as the parser types them): each column's share of the
+        logit looked up by value, with no model matrix. Equal to `probabilities` to
+        rounding."""
+        shares = self.shares(max(int(column.max(initial=0)) for column in columns))
+        logit = np.full(len(columns[0]), self.offset)
+        for column, share in zip(columns, shares, strict=True):
+            logit += share[column]
+        return _logistic(logit)
+
+    def shares(self, top: int) -> np.ndarray:
+        """What each model column adds to the logit at each value 0..top (row c, column
+        v). Every feature reads one model column (`Encoding.fields_out`), so a visit's
+        logit is the offset plus one share per column."""
+        values = np.arange(top + 1, dtype=np.float64)
+        every = np.repeat(values[:, None], len(MODEL_COLUMNS), axis=1)  # each column at v
+        weighted = self.features.transform(every) * self.weights
+        shares = np.zeros((len(MODEL_COLUMNS), top + 1))
+        for name, feature in zip(self.features.fields_out(), weighted.T, strict=True):
+            shares[MODEL_COLUMNS.index(name)] += feature
+        return shares
+
+
+def _logistic(logit: np.ndarray) -> np.ndarray:
+    """exp(-log(1 + exp(-logit))), which neither overflows nor loses precision."""
+    return np.exp(-np.logaddexp(0.0, -logit))
 
 
 def linear_form(pipeline: Any) -> LinearForm | None:
@@ -77,7 +107,7 @@ def scorer(model: LinearForm | Any) -> Scorer:
     """The purchase probability of a LinearForm, or of any other fitted pipeline through
     its own `predict_proba`."""
     if isinstance(model, LinearForm):
-        return model.probabilities
+        return model
     return lambda matrix: model.predict_proba(matrix)[:, 1]
 
 

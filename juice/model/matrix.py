@@ -26,3 +26,9 @@ def to_matrix(visits: pl.DataFrame) -> np.ndarray:
         pl.col(AGE).cast(pl.Float64),
         pl.col(FLAVOURS).cast(pl.Float64),
     ).to_numpy()
+
+
+def to_counts(visits: pl.DataFrame) -> list[np.ndarray]:
+    """Typed visits as the integer columns `MODEL_COLUMNS` (the counts without a copy)."""
+    female = (visits.get_column(SEX) == "F").cast(pl.UInt8)
+    return [female.to_numpy(), *(visits.get_column(name).to_numpy() for name in (AGE, *FLAVOURS))]

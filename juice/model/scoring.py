@@ -14,8 +14,8 @@ import polars as pl
 
 from juice.data.parsing import REASON, ExportBlocks, parse_export
 from juice.errors import JuiceError
-from juice.model.linear import Scorer
-from juice.model.matrix import to_matrix
+from juice.model.linear import LinearForm, Scorer
+from juice.model.matrix import to_counts, to_matrix
 from juice.schema import FEATURES, LABEL, LINE, PROBABILITY, SEX, WILL_BUY
 from juice.streams import ahead
 
@@ -161,10 +161,10 @@ def _write_scored(
             if chunk is None and number:
                 break
             chunk = empty if chunk is None else chunk
-            matrix = to_matrix(chunk)
-            scored = score_visits(chunk, matrix, probabilities, threshold)
+            scored = score_visits(chunk, probabilities, threshold)
             if observe is not None and chunk.height:
-                observe(matrix, scored[PROBABILITY].to_numpy(), scored[WILL_BUY].to_numpy())
+                observe(to_matrix(chunk), scored[PROBABILITY].to_numpy(),
+                        scored[WILL_BUY].to_numpy())  # fmt: skip
             yield _raw_form(scored, labelled)
 
     with output.open("wb") as stream:
@@ -173,11 +173,15 @@ def _write_scored(
             chunk.write_csv(stream, include_header=not number)
 
 
-def score_visits(
-    visits: pl.DataFrame, matrix: np.ndarray, probabilities: Scorer, threshold: float
-) -> pl.DataFrame:
-    """The visits (and their model matrix) with `probability` and `will_buy` appended."""
-    probability = probabilities(matrix) if len(visits) else np.empty(0)
+def score_visits(visits: pl.DataFrame, probabilities: Scorer, threshold: float) -> pl.DataFrame:
+    """The typed visits with `probability` and `will_buy` appended (a `LinearForm` looks
+    up each column's share of the logit: no model matrix)."""
+    if not len(visits):
+        probability = np.empty(0)
+    elif isinstance(probabilities, LinearForm):
+        probability = probabilities.probabilities_of_counts(to_counts(visits))
+    else:
+        probability = probabilities(to_matrix(visits))
     return visits.with_columns(
         pl.Series(PROBABILITY, probability, dtype=pl.Float64),
     ).with_columns((pl.col(PROBABILITY) >= threshold).alias(WILL_BUY))
@@ -222,4 +226,4 @@ def _raw_form(scored: pl.DataFrame, labelled: bool) -> pl.DataFrame:
     if labelled:
         label = pl.when(pl.col(LABEL)).then(pl.lit("Y")).when(~pl.col(LABEL)).then(pl.lit("N"))
         columns.append(label.alias(LABEL))
-    return scored.sort(LINE).select(*columns, pl.col(PROBABILITY).round(6), pl.col(WILL_BUY))
+    return scored.select(*columns, pl.col(PROBABILITY).round(6), pl.col(WILL_BUY))

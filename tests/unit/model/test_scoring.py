@@ -13,8 +13,9 @@ from juice.data import parsing
 from juice.data.simulator import simulate, write_export
 from juice.errors import JuiceError
 from juice.model import scoring
-from juice.model.linear import linear_scorer
-from juice.model.matrix import to_matrix
+from juice.model.encoding import AGE_ENCODINGS, WATCH_ENCODINGS, Encoding
+from juice.model.linear import LinearForm, linear_scorer
+from juice.model.matrix import to_counts, to_matrix
 from juice.model.scoring import score_export
 from juice.model.training import train_model
 from juice.schema import RAW_COLUMNS
@@ -43,6 +44,28 @@ def test_scores_equal_the_models_own_probabilities(tmp_path, model):
     expected = model.predict_proba(to_matrix(visits))[:, 1]
     np.testing.assert_allclose(scored["probability"], expected, atol=1e-6)
     assert scored["will_buy"].to_list() == list(expected >= 0.3)
+
+
+@pytest.mark.parametrize("age", AGE_ENCODINGS)
+@pytest.mark.parametrize("watch", ["seconds", "log", "watched", "+".join(WATCH_ENCODINGS)])
+def test_looked_up_shares_give_the_model_matrix_probabilities(age, watch):
+    """Batch scoring adds one looked-up share per column; the service multiplies the
+    model matrix. Both must give the same probability, at the edges of every range."""
+    visits = simulate(2000, seed=4).with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == 0).then(3600).otherwise(pl.col("apple"))
+        .cast(pl.Int32).alias("apple"),
+        pl.when(pl.int_range(pl.len()) % 5 == 0).then(100).otherwise(pl.col("age"))
+        .cast(pl.Int16).alias("age"),
+    )  # fmt: skip
+    encoding = Encoding(watch, age)
+    width = len(encoding.names())
+    rng = np.random.default_rng(1)
+    form = LinearForm(encoding, rng.normal(size=width), rng.uniform(0.5, 2, width),
+                      rng.normal(size=width), 0.4)  # fmt: skip
+    np.testing.assert_allclose(
+        form.probabilities_of_counts(to_counts(visits)), form(to_matrix(visits)),
+        rtol=1e-12, atol=1e-15,
+    )  # fmt: skip
 
 
 def test_unlabelled_export_with_header_and_bad_rows(tmp_path, model):
