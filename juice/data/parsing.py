@@ -161,10 +161,14 @@ class ExportBlocks:
             shutil.rmtree(staging, ignore_errors=True)
 
     def _judged(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-        for block, first_line, lines in _blocks(self.path, self.layout.header):
-            yield _judge(
-                block, first_line, lines, self.layout, self.source, self.path, fast=self.fast
-            )
+        """Each block judged while the next is read with polars' typed reader (and the
+        one before is consumed): three stages, so both cores stay busy."""
+        read = (
+            (block, first_line, _read_typed(block, lines, self.layout) if self.fast else None)
+            for block, first_line, lines in _blocks(self.path, self.layout.header)
+        )
+        for block, first_line, typed in ahead(read):
+            yield _judge(block, first_line, typed, self.layout, self.source, self.path)
 
 
 @dataclass(frozen=True)
@@ -241,20 +245,18 @@ def _rest_of_line(stream: BinaryIO) -> bytes:
 def _judge(
     block: bytes,
     first_line: int,
-    lines: int,
+    read: tuple[pl.DataFrame, pl.Series] | None,
     layout: _Layout,
     source: str,
     path: Path,
-    *,
-    fast: bool,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The block's accepted rows (typed as `DATASET_SCHEMA`) and broken lines (LINE, RAW).
 
-    The fast path reads the block once with the schema's dtypes and checks the rules on
-    the typed columns; only the lines it flags (and every line of a block it cannot read
-    that way) take the reasoned path, which splits the raw text field by field.
+    The fast path has read the block once with the schema's dtypes and checked the rules
+    on the typed columns (`_read_typed`); only the lines it flags (and every line of a
+    block it could not read so, `read` None) take the reasoned path, which splits the
+    raw text field by field.
     """
-    read = _read_typed(block, lines, layout) if fast else None
     if read is None:
         return _reason(_raw_lines(block, first_line, path), layout, source)
     typed, flagged = read
