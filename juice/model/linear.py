@@ -51,7 +51,10 @@ class LinearForm:
         (whole values from 0, as the parser types them): each column's share of the
         logit looked up by value, with no model matrix. Equal to `probabilities` to
         rounding."""
-        shares = self.shares(max(int(column.max(initial=0)) for column in columns))
+        top = max(int(column.max(initial=0)) for column in columns)
+        if top >= len(columns[0]):  # a table longer than the visits costs more than them
+            return self.probabilities(np.column_stack(columns))
+        shares = self.shares(top)
         logit = np.full(len(columns[0]), self.offset)
         for column, share in zip(columns, shares, strict=True):
             logit += share[column]

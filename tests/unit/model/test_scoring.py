@@ -51,7 +51,7 @@ def test_scores_equal_the_models_own_probabilities(tmp_path, model):
 def test_looked_up_shares_give_the_model_matrix_probabilities(age, watch):
     """Batch scoring adds one looked-up share per column; the service multiplies the
     model matrix. Both must give the same probability, at the edges of every range."""
-    visits = simulate(2000, seed=4).with_columns(
+    visits = simulate(4000, seed=4).with_columns(
         pl.when(pl.int_range(pl.len()) % 7 == 0).then(3600).otherwise(pl.col("apple"))
         .cast(pl.Int32).alias("apple"),
         pl.when(pl.int_range(pl.len()) % 5 == 0).then(100).otherwise(pl.col("age"))
@@ -62,10 +62,22 @@ def test_looked_up_shares_give_the_model_matrix_probabilities(age, watch):
     rng = np.random.default_rng(1)
     form = LinearForm(encoding, rng.normal(size=width), rng.uniform(0.5, 2, width),
                       rng.normal(size=width), 0.4)  # fmt: skip
+    assert visits["apple"].max() < len(visits)  # so the shares are tabled
     np.testing.assert_allclose(
         form.probabilities_of_counts(to_counts(visits)), form(to_matrix(visits)),
         rtol=1e-12, atol=1e-15,
     )  # fmt: skip
+
+
+def test_a_value_past_the_visits_count_is_scored_without_a_table(monkeypatch):
+    """Seconds may be allowed up to any maximum: a table as long as the largest value
+    would cost more than the visits (and, at a billion, all the memory)."""
+    visits = simulate(50, seed=4).with_columns(pl.lit(999_999_999, pl.Int32).alias("apple"))
+    form = LinearForm(Encoding("seconds+log", "linear"), 0.0, 1.0, np.full(48, 1e-9), -1.0)
+    monkeypatch.setattr(LinearForm, "shares", None)  # any table would fail the call
+    np.testing.assert_allclose(
+        form.probabilities_of_counts(to_counts(visits)), form(to_matrix(visits)), rtol=1e-12
+    )
 
 
 def test_unlabelled_export_with_header_and_bad_rows(tmp_path, model):
