@@ -163,7 +163,12 @@ def main() -> None:
         predict_small = best(
             lambda: command(served, "predict", str(thousand), "--out", str(tmp_path / "o.csv"))
         )
-        predict_large = command(served, "predict", str(large), "--out", str(tmp_path / "o.csv"))
+        raw_beside, predict_large = interleaved(  # in turns: the large runs are the noisiest
+            lambda: pl.read_csv(large),
+            lambda: command(served, "predict", str(large), "--out", str(tmp_path / "o.csv")),
+            rounds=2,
+        )
+        raw_large = min(raw_large, raw_beside)
         help_ = best(lambda: command(served, "--help"))
 
     print("| what | now | baseline | ratio | goal |")
