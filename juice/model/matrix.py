@@ -21,14 +21,16 @@ FEMALE_COLUMN, AGE_COLUMN, FIRST_FLAVOUR_COLUMN = (
 
 def to_matrix(visits: pl.DataFrame) -> np.ndarray:
     """Typed visits (schema dtypes) as float64 columns `MODEL_COLUMNS`."""
-    return visits.select(
-        (pl.col(SEX).cast(pl.String) == "F").cast(pl.Float64).alias(FEMALE),
-        pl.col(AGE).cast(pl.Float64),
-        pl.col(FLAVOURS).cast(pl.Float64),
-    ).to_numpy()
+    return _model_columns(visits).cast(pl.Float64).to_numpy()
 
 
 def to_counts(visits: pl.DataFrame) -> list[np.ndarray]:
     """Typed visits as the integer columns `MODEL_COLUMNS` (the counts without a copy)."""
-    female = (visits.get_column(SEX) == "F").cast(pl.UInt8)
-    return [female.to_numpy(), *(visits.get_column(name).to_numpy() for name in (AGE, *FLAVOURS))]
+    return [column.to_numpy() for column in _model_columns(visits).iter_columns()]
+
+
+def _model_columns(visits: pl.DataFrame) -> pl.DataFrame:
+    """The visits' `MODEL_COLUMNS`, whole numbers as typed (female as 0 or 1)."""
+    return visits.select(
+        (pl.col(SEX) == "F").cast(pl.UInt8).alias(FEMALE), pl.col(AGE), pl.col(FLAVOURS)
+    )
