@@ -32,6 +32,7 @@ from juice.adapters.bento import (
 from juice.adapters.upload import Upload, file_chunks, receive_upload, upload_openapi
 from juice.data.parsing import ParseError
 from juice.model.scoring import score_file
+from juice.model.served import ServedModel
 from juice.registry.store import Registry
 from juice.serving.api import (
     Explanation,
@@ -42,7 +43,7 @@ from juice.serving.api import (
     visits_matrix,
     visits_type,
 )
-from juice.serving.champion import Champion, ServedModel
+from juice.serving.champion import Champion
 from juice.serving.config import ServiceConfig, steady_collector
 from juice.serving.metrics import service_metrics
 from juice.serving.predictionlog import PredictionLog
@@ -109,7 +110,7 @@ class PolJuice:
     ) -> None:
         """Traffic scored by `model`: into the metrics and the prediction log."""
         self.metrics.observe(matrix, probability, decision)
-        self.log.record(matrix, probability, decision, model.card.version)
+        self.log.record(matrix, probability, decision, model.version)
 
     def _announce(self, model: ServedModel) -> None:
         self.metrics.announce(model.card)
@@ -125,10 +126,9 @@ class PolJuice:
         """Purchase probability and decision for each visit, in order."""
         model = self.champion.current
         matrix = visits_matrix(visits)
-        probability = model.probabilities(matrix)
-        decision = probability >= model.card.threshold
+        probability, decision = model.score(matrix)
         self._record(model, matrix, probability, decision)
-        return predictions(probability, decision, model.card.threshold, model.card.version)
+        return predictions(probability, decision, model.threshold, model.version)
 
     @bentoml.api(route="/explain", input_spec=VisitsInput)
     async def explain(
@@ -141,9 +141,8 @@ class PolJuice:
         log do not (an explanation is a probe, not traffic to monitor)."""
         model = self.champion.current
         matrix = visits_matrix(visits)
-        probability = model.probabilities(matrix)
-        decision = probability >= model.card.threshold
-        answers = predictions(probability, decision, model.card.threshold, model.card.version)
+        probability, decision = model.score(matrix)
+        answers = predictions(probability, decision, model.threshold, model.version)
         explainer = model.explainer
         return explanations(answers, explainer.baseline, explainer.contributions(matrix))
 
@@ -155,8 +154,8 @@ class PolJuice:
 
         try:
             scoring = score_file(
-                upload.path, output, model.probabilities, threshold=model.card.threshold,
-                max_seconds=CONFIG.max_seconds, refuse_broken=not skip, show=50 if skip else 20,
+                upload.path, output, model, max_seconds=CONFIG.max_seconds,
+                refuse_broken=not skip, show=50 if skip else 20,
                 observe=partial(self._record, model),
             )  # fmt: skip
         except ParseError as error:
@@ -168,7 +167,7 @@ class PolJuice:
             detail = [{"loc": ["file", "line", line], "msg": why} for line, why in scoring.problems]
             return error_response(400, "file", rule, detail)
         headers = {
-            "X-Model-Version": model.card.version,
+            "X-Model-Version": model.version,
             "X-Rows-Scored": str(scoring.rows_scored),
             "X-Rows-Rejected": str(scoring.lines_broken),
             "X-Rejected-Lines": rejected_lines_header(scoring.problems),

@@ -27,10 +27,11 @@ from sklearn.metrics import roc_auc_score
 
 from juice.data.parsing import parse_export
 from juice.data.simulator import TRUE_PROBABILITY, simulate, write_export
+from juice.model.card import card_for
 from juice.model.evaluation import evaluate
-from juice.model.linear import linear_scorer
 from juice.model.matrix import to_matrix
 from juice.model.scoring import score_export
+from juice.model.served import ServedModel
 from juice.model.thresholds import select_threshold
 from juice.params import load_params
 from juice.workspace import PROJECT_PARAMS
@@ -134,9 +135,10 @@ def main() -> None:
         result = score_export(
             source,
             Path(tmp) / "out.csv",
-            linear_scorer(model.pipeline),
-            threshold=model.threshold.threshold,
-            model_version="bench",
+            ServedModel(
+                model.pipeline,
+                card_for(model, name="bench", version="bench", run_id="", dataset_version=None),
+            ),
             max_seconds=3600,
         )
         seconds = time.perf_counter() - started

@@ -288,16 +288,14 @@ def predict(
     from juice.registry.kept import kept_champion
 
     settings = _settings()
-    probabilities, card = kept_champion(settings)
+    model = kept_champion(settings)
     result = score_export(
         source,
         out,
-        probabilities,
-        threshold=card.threshold,
-        model_version=card.version,
+        model,
         max_seconds=load_params(settings.workspace.params_file).build_dataset.max_seconds,
     )
-    lines = [f"scored {result.rows_scored} rows with model v{card.version} -> {result.output}"]
+    lines = [f"scored {result.rows_scored} rows with model v{model.version} -> {result.output}"]
     if result.rows_rejected:
         lines.append(f"rejected {result.rows_rejected} rows, with reasons: {result.rejected}")
     _emit(as_json, asdict(result), lines)

@@ -59,3 +59,14 @@ def land(settings, folder: Path, name: str, rows: int, seed: int, scenario: str 
     from juice.data.ingest import SimulatorSource, ingest
 
     ingest([str(source)], settings.workspace, SimulatorSource(10, "stable", 0))
+
+
+def served(trained, threshold: float | None = None, version: str = "1"):
+    """A trained model ready to score, with its real card (its threshold overridden)."""
+    from dataclasses import replace
+
+    from juice.model.card import card_for
+    from juice.model.served import ServedModel
+
+    card = card_for(trained, name="test", version=version, run_id="", dataset_version=None)
+    return ServedModel(trained.pipeline, replace(card, threshold=threshold or card.threshold))

@@ -17,9 +17,9 @@ from starlette.responses import Response
 
 from juice.adapters.asgi_guard import JSON
 from juice.model.card import ModelCard
+from juice.model.served import ServedModel
 from juice.registry.store import Registry
 from juice.serving.api import Prediction
-from juice.serving.champion import ServedModel
 from juice.settings import Settings
 from juice.workspace import BENTOFILE, PROJECT_ROOT
 

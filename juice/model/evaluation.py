@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from juice.model.decision import decide
 from juice.model.matrix import FIRST_FLAVOUR_COLUMN
 from juice.model.thresholds import fbeta
 from juice.schema import FLAVOURS
@@ -51,7 +52,7 @@ def evaluate(
     )
 
     y_true = np.asarray(y_true, dtype=bool)
-    decision = probability >= threshold
+    decision = decide(probability, threshold)
     tn, fp, fn, tp = confusion_matrix(y_true, decision, labels=[False, True]).ravel()
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
@@ -123,7 +124,7 @@ def targeting_table(
     buyers = max(int(y_true.sum()), 1)
     rows = []
     for threshold in candidates:
-        targeted = probability >= threshold
+        targeted = decide(probability, threshold)
         count = int(targeted.sum())
         if not count:
             continue

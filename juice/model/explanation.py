@@ -50,8 +50,9 @@ def reference_visitor(matrix: np.ndarray) -> Reference:
 class Explainer:
     """Exact log-odds contributions of each input field (`juice.schema.FEATURES`)."""
 
-    def __init__(self, pipeline: Any, reference: Reference) -> None:
-        form = linear_form(pipeline)
+    def __init__(self, model: Any, reference: Reference) -> None:
+        """`model`: a fitted pipeline or its `LinearForm`."""
+        form = linear_form(model)
         if form is None:
             raise JuiceError("only a linear model (features, scaling, logistic) is explainable")
         self.reference = reference

@@ -79,7 +79,9 @@ def _logistic(logit: np.ndarray) -> np.ndarray:
 
 
 def linear_form(pipeline: Any) -> LinearForm | None:
-    """The pipeline as a LinearForm, or None for any other shape."""
+    """The pipeline as a LinearForm (a LinearForm as itself), or None for any other shape."""
+    if isinstance(pipeline, LinearForm):
+        return pipeline
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -115,7 +117,7 @@ def scorer(model: LinearForm | Any) -> Scorer:
 
 
 def linear_scorer(pipeline: Any) -> Scorer:
-    """The pipeline's purchase probability as plain numpy, for the hot path.
+    """The pipeline's (or a LinearForm's) purchase probability as plain numpy, for the hot path.
 
     sklearn's `predict_proba` spends about 0.5 ms validating a 1-row input; our
     features, a standard scaler and a logistic regression are a few array operations.

@@ -14,8 +14,9 @@ import polars as pl
 
 from juice.data.parsing import REASON, ExportBlocks, parse_export
 from juice.errors import JuiceError
-from juice.model.linear import LinearForm, Scorer
+from juice.model.linear import LinearForm
 from juice.model.matrix import to_counts, to_matrix
+from juice.model.served import ServedModel
 from juice.schema import FEATURES, LABEL, LINE, PROBABILITY, SEX, WILL_BUY
 from juice.streams import ahead
 
@@ -49,9 +50,8 @@ class FileScoring:
 def score_file(
     source: Path,
     output: Path,
-    probabilities: Scorer,
+    model: ServedModel,
     *,
-    threshold: float,
     max_seconds: int,
     refuse_broken: bool = False,
     show: int = 20,
@@ -69,8 +69,7 @@ def score_file(
     """
     if not refuse_broken and observe is None:  # nothing to hold back: score as it is read
         try:
-            return _score_streaming(source, output, probabilities, threshold, max_seconds,
-                                    show, rejected)  # fmt: skip
+            return _score_streaming(source, output, model, max_seconds, show, rejected)
         except _LabelsLater:
             pass  # scored again in two steps, the output written afresh
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,8 +86,7 @@ def score_file(
             visits = pl.scan_parquet(parsed.accepted_path)
             labelled = visits.select(pl.col(LABEL).is_not_null().any()).collect().item()
             chunks = visits.collect_batches(chunk_size=CHUNK_ROWS)
-            _write_scored(chunks, visits.clear().collect(), labelled, output, probabilities,
-                          threshold, observe)  # fmt: skip
+            _write_scored(chunks, visits.clear().collect(), labelled, output, model, observe)
         return _outcome(parsed.rows_accepted, parsed.rows_quarantined, parsed.quarantine_path,
                         show, rejected, refused)  # fmt: skip
 
@@ -98,8 +96,8 @@ class _LabelsLater(Exception):
 
 
 def _score_streaming(
-    source: Path, output: Path, probabilities: Scorer, threshold: float, max_seconds: int,
-    show: int, rejected: Path | None,
+    source: Path, output: Path, model: ServedModel, max_seconds: int, show: int,
+    rejected: Path | None,
 ) -> FileScoring:  # fmt: skip
     """Each block scored and written as the parser gives it, without a hand-off file. The
     output keeps the label column when the first block holds a label; a later block that
@@ -120,7 +118,7 @@ def _score_streaming(
                         raise _LabelsLater
                     yield block
 
-            _write_scored(checked(), first.clear(), labelled, output, probabilities, threshold)
+            _write_scored(checked(), first.clear(), labelled, output, model)
         finally:
             blocks.close()  # its staging folder goes, however the scoring ended
         return _outcome(export.accepted, export.quarantined, export.quarantine_path, show,
@@ -151,7 +149,7 @@ def _outcome(
 
 def _write_scored(
     chunks: Iterable[pl.DataFrame], empty: pl.DataFrame, labelled: bool, output: Path,
-    probabilities: Scorer, threshold: float, observe: Observer | None = None,
+    model: ServedModel, observe: Observer | None = None,
 ) -> None:  # fmt: skip
     """The visits, scored chunk by chunk and appended to one CSV (the header alone, from
     `empty`, when there is no visit)."""
@@ -161,7 +159,7 @@ def _write_scored(
             if chunk is None and number:
                 break
             chunk = empty if chunk is None else chunk
-            scored = score_visits(chunk, probabilities, threshold)
+            scored = score_visits(chunk, model)
             if observe is not None and chunk.height:
                 observe(to_matrix(chunk), scored[PROBABILITY].to_numpy(),
                         scored[WILL_BUY].to_numpy())  # fmt: skip
@@ -173,28 +171,23 @@ def _write_scored(
             chunk.write_csv(stream, include_header=not number)
 
 
-def score_visits(visits: pl.DataFrame, probabilities: Scorer, threshold: float) -> pl.DataFrame:
+def score_visits(visits: pl.DataFrame, model: ServedModel) -> pl.DataFrame:
     """The typed visits with `probability` and `will_buy` appended (a `LinearForm` looks
     up each column's share of the logit: no model matrix)."""
+    scorer = model.probabilities
     if not len(visits):
         probability = np.empty(0)
-    elif isinstance(probabilities, LinearForm):
-        probability = probabilities.probabilities_of_counts(to_counts(visits))
+    elif isinstance(scorer, LinearForm):
+        probability = scorer.probabilities_of_counts(to_counts(visits))
     else:
-        probability = probabilities(to_matrix(visits))
+        probability = scorer(to_matrix(visits))
     return visits.with_columns(
         pl.Series(PROBABILITY, probability, dtype=pl.Float64),
-    ).with_columns((pl.col(PROBABILITY) >= threshold).alias(WILL_BUY))
+    ).with_columns(model.decide(pl.col(PROBABILITY)).alias(WILL_BUY))
 
 
 def score_export(
-    source: Path,
-    output: Path,
-    probabilities: Scorer,
-    *,
-    threshold: float,
-    model_version: str,
-    max_seconds: int,
+    source: Path, output: Path, model: ServedModel, *, max_seconds: int
 ) -> ScoringResult:
     """Scores every valid row of an export (label optional, header optional).
 
@@ -206,17 +199,14 @@ def score_export(
         if target.exists() and source.exists() and target.samefile(source):
             raise JuiceError(f"{target} is the input {source}: write the scores elsewhere")
     output.parent.mkdir(parents=True, exist_ok=True)
-    result = score_file(
-        source, output, probabilities, threshold=threshold, max_seconds=max_seconds,
-        rejected=rejected,
-    )  # fmt: skip
+    result = score_file(source, output, model, max_seconds=max_seconds, rejected=rejected)
     return ScoringResult(
         rows_scored=result.rows_scored,
         rows_rejected=result.lines_broken,
         output=str(output),
         rejected=str(rejected) if result.lines_broken else None,
-        model_version=model_version,
-        threshold=threshold,
+        model_version=model.version,
+        threshold=model.threshold,
     )
 
 

@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from juice.model.card import ModelCard
-from juice.model.linear import Scorer, linear_form, scorer
+from juice.model.linear import linear_form
+from juice.model.served import ServedModel
 from juice.registry.store import Registry, VersionSummary, store_stamp
 from juice.settings import Settings
 
 T = TypeVar("T")
 
 
-def kept_champion(settings: Settings) -> tuple[Scorer, ModelCard]:
-    """The champion's scorer and card. The copy holds the model's arithmetic (a
+def kept_champion(settings: Settings) -> ServedModel:
+    """The champion, ready to score. The copy holds the model's arithmetic (a
     `LinearForm`, numpy alone) for every shape the grid can pick, so scoring from it
     imports neither MLflow nor scikit-learn."""
 
@@ -34,7 +35,7 @@ def kept_champion(settings: Settings) -> tuple[Scorer, ModelCard]:
         return linear_form(pipeline) or pipeline, card.to_json()
 
     model, card = _kept(settings.workspace.kept("champion"), settings, load)
-    return scorer(model), ModelCard.from_json(card)
+    return ServedModel(model, ModelCard.from_json(card))
 
 
 def kept_versions(settings: Settings) -> list[VersionSummary]:

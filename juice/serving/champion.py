@@ -5,38 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import Any
 
-import numpy as np
-
-from juice.model.card import ModelCard
-from juice.model.explanation import DEFAULT_REFERENCE, Explainer, Reference
-from juice.model.linear import linear_scorer
+from juice.model.served import ServedModel
 from juice.registry.store import NO_CHAMPION, Registry, RegistryError
-
-
-@dataclass(frozen=True)
-class ServedModel:
-    """A loaded version: its pipeline and its card (threshold, metrics, effects)."""
-
-    pipeline: Any
-    card: ModelCard
-    # model matrix -> purchase probability, the pipeline's fast path
-    probabilities: Callable[[np.ndarray], np.ndarray] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "probabilities", linear_scorer(self.pipeline))
-        if self.card.reference is None:  # an older card: say which reference explains it
-            reference = DEFAULT_REFERENCE.to_dict()
-            object.__setattr__(self, "card", replace(self.card, reference=reference))
-
-    @cached_property
-    def explainer(self) -> Explainer:
-        """Exact per-field contributions, relative to the card's reference visitor."""
-        return Explainer(self.pipeline, Reference(**(self.card.reference or {})))
 
 
 class Champion:

@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from factories import append_lines, export, row, small_train_params
+from factories import append_lines, export, row, served, small_train_params
 
 from juice.data import parsing
 from juice.data.simulator import simulate, write_export
 from juice.errors import JuiceError
 from juice.model import scoring
 from juice.model.encoding import AGE_ENCODINGS, WATCH_ENCODINGS, Encoding
-from juice.model.linear import LinearForm, linear_scorer
+from juice.model.linear import LinearForm
 from juice.model.matrix import to_counts, to_matrix
 from juice.model.scoring import score_export
 from juice.model.training import train_model
@@ -23,13 +23,11 @@ from juice.schema import RAW_COLUMNS
 
 @pytest.fixture(scope="module")
 def model():
-    return train_model(simulate(3000, seed=2), small_train_params()).pipeline
+    return served(train_model(simulate(3000, seed=2), small_train_params()), threshold=0.3)
 
 
 def score(model, source, out):
-    return score_export(
-        source, out, linear_scorer(model), threshold=0.3, model_version="1", max_seconds=3600
-    )
+    return score_export(source, out, model, max_seconds=3600)
 
 
 def test_scores_equal_the_models_own_probabilities(tmp_path, model):
@@ -41,7 +39,7 @@ def test_scores_equal_the_models_own_probabilities(tmp_path, model):
     assert result.rows_rejected == 0
     assert result.rejected is None
     assert scored.columns == [*RAW_COLUMNS, "probability", "will_buy"]
-    expected = model.predict_proba(to_matrix(visits))[:, 1]
+    expected = model.model.predict_proba(to_matrix(visits))[:, 1]
     np.testing.assert_allclose(scored["probability"], expected, atol=1e-6)
     assert scored["will_buy"].to_list() == list(expected >= 0.3)
 
@@ -115,8 +113,8 @@ def test_a_file_is_scored_in_chunks_with_the_same_result(tmp_path, model, monkey
     monkeypatch.setattr(scoring, "CHUNK_ROWS", 100)
     seen: list[int] = []
     chunked = scoring.score_file(
-        source, tmp_path / "chunked.csv", linear_scorer(model), threshold=0.3,
-        max_seconds=3600, observe=lambda matrix, *_: seen.append(len(matrix)),
+        source, tmp_path / "chunked.csv", model, max_seconds=3600,
+        observe=lambda matrix, *_: seen.append(len(matrix)),
     )  # fmt: skip
     assert seen == [100, 100, 50]
     assert chunked.rows_scored == whole.rows_scored == 250
@@ -126,7 +124,7 @@ def test_a_file_is_scored_in_chunks_with_the_same_result(tmp_path, model, monkey
 def two_step(model, source, out):
     """The file scored through the Parquet hand-off (an observer asks for it)."""
     return scoring.score_file(
-        source, out, linear_scorer(model), threshold=0.3, max_seconds=3600,
+        source, out, model, max_seconds=3600,
         observe=lambda *_: None, rejected=out.with_name(f"{out.name}.rejected.csv"),
     )  # fmt: skip
 
@@ -164,7 +162,7 @@ def test_a_file_with_a_broken_line_can_be_refused_whole(tmp_path, model):
     source = export(tmp_path / "in.csv", rows=10)
     append_lines(source, "F,200,1")
     refused = scoring.score_file(
-        source, tmp_path / "out.csv", linear_scorer(model), threshold=0.3, max_seconds=3600,
+        source, tmp_path / "out.csv", model, max_seconds=3600,
         refuse_broken=True,
     )  # fmt: skip
     assert (refused.refused, refused.rows_scored, refused.lines_broken) == (True, 0, 1)

@@ -36,16 +36,16 @@ def test_the_kept_copy_scores_as_the_registered_model_and_follows_the_champion(
     workspace, registry, trained
 ):
     expected = trained.pipeline.predict_proba(trained.split.x_test)[:, 1]
-    fresh, card = kept_champion(workspace)  # asks the registry, keeps a copy
+    fresh = kept_champion(workspace)  # asks the registry, keeps a copy
     assert workspace.workspace.kept("champion").exists()
-    kept, kept_card = kept_champion(workspace)  # from the copy
-    assert card == kept_card
-    assert card.version == "1"
-    for probabilities in (fresh, kept):
-        np.testing.assert_allclose(probabilities(trained.split.x_test), expected, rtol=1e-12)
+    kept = kept_champion(workspace)  # from the copy
+    assert fresh.card == kept.card
+    assert fresh.version == "1"
+    for model in (fresh, kept):
+        np.testing.assert_allclose(model.probabilities(trained.split.x_test), expected, rtol=1e-12)
 
     registry.promote("2", "second")  # the store changed: the copy is stale
-    assert kept_champion(workspace)[1].version == "2"
+    assert kept_champion(workspace).version == "2"
 
 
 def test_the_kept_listing_is_the_registrys_and_follows_every_change(workspace, registry):
@@ -62,7 +62,7 @@ def test_reading_the_kept_copies_imports_no_heavy_library(workspace, registry):
     code = (
         "import sys; from juice.registry.kept import kept_champion, kept_versions; "
         "from juice.settings import Settings; import numpy as np; "
-        "probabilities, card = kept_champion(Settings()); probabilities(np.zeros((3, 25))); "
+        "kept_champion(Settings()).score(np.zeros((3, 25))); "
         "kept_versions(Settings()); "
         f"print(sorted(name for name in {HEAVY!r} if name in sys.modules))"
     )
