@@ -42,13 +42,22 @@ SOURCE = "source"
 FEATURES: tuple[str, ...] = (SEX, AGE, *FLAVOURS)
 RAW_COLUMNS: tuple[str, ...] = (*FEATURES, LABEL)
 
-SEX_CODES: tuple[str, ...] = ("F", "M")
-LABEL_CODES: dict[str, bool] = {"Y": True, "N": False}
+FEMALE_CODE, MALE_CODE = "F", "M"  # the codes of `sex`
+SEX_CODES: tuple[str, ...] = (FEMALE_CODE, MALE_CODE)
+BOUGHT_CODE, NOT_BOUGHT_CODE = "Y", "N"  # the codes of `purchased`
+LABEL_CODES: dict[str, bool] = {BOUGHT_CODE: True, NOT_BOUGHT_CODE: False}
 
 AGE_MIN = 18
 AGE_MAX = 100
 SECONDS_MIN = 0
 DEFAULT_MAX_SECONDS = 3600  # an hour of one ad is already absurd; configurable per stage
+
+
+def value_ranges(max_seconds: int) -> dict[str, tuple[int, int]]:
+    """The inclusive range of each whole-number field: age, and the seconds of each ad
+    (up to `max_seconds`, the pipeline's parameter)."""
+    return {AGE: (AGE_MIN, AGE_MAX), **dict.fromkeys(FLAVOURS, (SECONDS_MIN, max_seconds))}
+
 
 SexDtype = pl.Enum(list(SEX_CODES))
 

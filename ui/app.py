@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 import matplotlib
 
+from juice.schema import AGE_MAX, AGE_MIN, FEMALE_CODE
 from ui import charts
 from ui.access import check_binding
 from ui.client import ServiceClient, ServiceError
@@ -26,12 +27,14 @@ from ui.targeting import (
     targeting_rows,
 )
 from ui.text import (
+    SEX_WORDS,
     contribution_label,
     effects_markdown,
     explanation_markdown,
     model_markdown,
     plain,
     prediction_markdown,
+    sex_info,
     top_contributions,
 )
 
@@ -95,8 +98,8 @@ def _visitor_tab(client: ServiceClient) -> None:
     with gr.Row():
         with gr.Column(scale=5):
             with gr.Row():
-                sex = gr.Radio(["M", "F"], value="F", label="Sex", info="M: man, F: woman")
-                age = gr.Number(value=35, label="Age", info="years, 18 to 100")
+                sex = gr.Radio(list(SEX_WORDS), value=FEMALE_CODE, label="Sex", info=sex_info())
+                age = gr.Number(value=35, label="Age", info=f"years, {AGE_MIN} to {AGE_MAX}")
             gr.Markdown("Seconds of each ad the visitor watched (0 = not watched):")
             seconds, order = [], []
             for title, flavours in ad_groups():
@@ -125,7 +128,7 @@ def _predict(
     client: ServiceClient, order: list[str], sex: str, age: float, *seconds: float
 ) -> tuple[Any, ...]:
     try:
-        visit = visit_from_form(sex, age, dict(zip(order, seconds, strict=True)))
+        visit = visit_from_form(sex, age, dict(zip(order, seconds, strict=True)), _bound(client))
         prediction = client.predict(visit)
     except (ValueError, ServiceError) as error:
         return _problem(error), "", gr.Plot(visible=False), ""
@@ -145,6 +148,15 @@ def _predict(
         gr.Plot(charts.contributions_figure(bars), visible=True),
         explanation_markdown(explanation, visit, reference),
     )
+
+
+def _bound(client: ServiceClient) -> int | None:
+    """The service's seconds bound, or None while it cannot say (the request then fails
+    with the reason it is unreachable)."""
+    try:
+        return client.seconds_bound()
+    except ServiceError:
+        return None
 
 
 # Score a file.

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from juice.schema import AGE, SEX
+
 DEFAULT_API_URL = "http://127.0.0.1:3000"
 MAX_REJECTED_SHOWN = 50  # the service lists at most this many rejected lines
 SHOWN_DETAILS = 3  # of a refusal's details (field and rule, or line and reason)
+BOUND_SECONDS = 60.0  # how long the service's bounds are taken as read (they change on restart)
 
 
 class ServiceError(Exception):
@@ -57,6 +61,7 @@ class ServiceClient:
         self.timeout = timeout
         self.upload_timeout = upload_timeout
         self.transport = transport
+        self._bound: tuple[float, int | None] | None = None  # (when read, seconds bound)
 
     def predict(self, visit: dict[str, Any]) -> dict[str, Any]:
         """`/predict` for one visit: probability, will_buy, threshold, model_version."""
@@ -72,6 +77,14 @@ class ServiceClient:
         if not isinstance(card, dict):
             raise ServiceError(f"{self._service} answered /model with something not a card.")
         return card
+
+    def seconds_bound(self) -> int | None:
+        """The most seconds of one ad the service takes, from its OpenAPI document (read
+        again after BOUND_SECONDS); None when the document does not say."""
+        now = time.monotonic()
+        if self._bound is None or now - self._bound[0] > BOUND_SECONDS:
+            self._bound = (now, _seconds_bound(self._json("GET", "/docs.json", "request")))
+        return self._bound[1]
 
     def score_file(self, path: Path) -> ScoredFile:
         """`/predict_csv` with `broken_lines=skip`: the good rows scored, the broken listed."""
@@ -182,6 +195,16 @@ def _detail(item: dict[str, Any]) -> str:
     loc = [str(part) for part in item.get("loc") or [] if part not in ("visits", "file", 0)]
     where = " ".join(loc)
     return f"{where}: {item.get('msg', '')}" if where else str(item.get("msg", ""))
+
+
+def _seconds_bound(document: Any) -> int | None:
+    """The smallest `maximum` of the seconds fields of the OpenAPI document's Visit."""
+    try:
+        fields = document["components"]["schemas"]["Visit"]["properties"]
+        bounds = [field["maximum"] for name, field in fields.items() if name not in (SEX, AGE)]
+    except (KeyError, TypeError):
+        return None
+    return min(bounds) if bounds and all(isinstance(b, int) for b in bounds) else None
 
 
 def _rejected_lines(header: str | None) -> list[tuple[int, str]]:

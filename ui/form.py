@@ -5,7 +5,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from juice.schema import AGE, AGE_MAX, AGE_MIN, FLAVOURS, SEX, SEX_CODES
+from juice.schema import (
+    AGE,
+    AGE_MAX,
+    AGE_MIN,
+    FEMALE_CODE,
+    FLAVOURS,
+    MALE_CODE,
+    SECONDS_MIN,
+    SEX,
+    SEX_CODES,
+)
 
 # Letter ranges of the ad accordions: four groups of 4 to 7 ads, easy to scan.
 AD_GROUPS: tuple[tuple[str, str], ...] = (("A", "B"), ("C", "L"), ("M", "P"), ("Q", "Z"))
@@ -27,17 +37,22 @@ def ad_groups(flavours: tuple[str, ...] = FLAVOURS) -> list[tuple[str, list[str]
     return groups
 
 
-def visit_from_form(sex: str | None, age: float | None, seconds: dict[str, Any]) -> dict[str, Any]:
-    """The API's visit for the form's values: sex, age and every ad watched (> 0 s).
+def visit_from_form(
+    sex: str | None, age: float | None, seconds: dict[str, Any], max_seconds: int | None = None
+) -> dict[str, Any]:
+    """The API's visit for the form's values: sex, age and every ad watched (> 0 s), each
+    ad's seconds up to `max_seconds` (the service's bound; None: not known here).
 
     Raises:
         ValueError: a value the service would refuse, as a sentence naming the control.
     """
     if sex not in SEX_CODES:
-        raise ValueError("Choose the visitor's sex (M or F).")
+        raise ValueError(f"Choose the visitor's sex ({MALE_CODE} or {FEMALE_CODE}).")
     visit: dict[str, Any] = {SEX: sex, AGE: _whole(age, "Age", AGE_MIN, AGE_MAX)}
     for flavour in FLAVOURS:
-        watched = _whole(seconds.get(flavour) or 0, flavour_label(flavour), 0, None)
+        watched = _whole(
+            seconds.get(flavour) or 0, flavour_label(flavour), SECONDS_MIN, max_seconds
+        )
         if watched:
             visit[flavour] = watched
     return visit

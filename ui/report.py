@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from juice.schema import LABEL, PROBABILITY, WILL_BUY
+from juice.schema import BOUGHT_CODE, LABEL, PROBABILITY, WILL_BUY
 from ui.client import MAX_REJECTED_SHOWN, ScoredFile
 from ui.text import percentage
 
@@ -38,7 +38,7 @@ def file_report(scored: ScoredFile) -> FileReport:
     precision = recall = None
     buyers = 0
     if labelled:
-        bought = frame[LABEL] == "Y"
+        bought = frame[LABEL] == BOUGHT_CODE
         buyers = int(bought.sum())
         hits = int((bought & targeted).sum())
         precision = hits / targeted_count if targeted_count else None

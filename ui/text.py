@@ -7,9 +7,16 @@ import re
 from datetime import datetime
 from typing import Any
 
-from juice.schema import AGE, SEX
+from juice.schema import AGE, FEMALE_CODE, MALE_CODE, SEX
 
-SEX_WORDS = {"M": "man", "F": "woman"}
+SEX_WORDS = {MALE_CODE: "man", FEMALE_CODE: "woman"}  # the form's order
+
+
+def sex_info() -> str:
+    """What the sex codes mean, for the form: `M: man, F: woman`."""
+    return ", ".join(f"{code}: {word}" for code, word in SEX_WORDS.items())
+
+
 TOP_CONTRIBUTIONS = 5  # sentences under the chart; the chart shows every one
 
 

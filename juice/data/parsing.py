@@ -24,8 +24,6 @@ from juice.data.sniffing import SAMPLE_BYTES, unreadable
 from juice.errors import JuiceError
 from juice.schema import (
     AGE,
-    AGE_MAX,
-    AGE_MIN,
     DATASET_SCHEMA,
     FEATURES,
     FLAVOURS,
@@ -33,11 +31,11 @@ from juice.schema import (
     LABEL_CODES,
     LINE,
     RAW_COLUMNS,
-    SECONDS_MIN,
     SEX,
     SEX_CODES,
     SOURCE,
     SexDtype,
+    value_ranges,
 )
 from juice.streams import ahead
 
@@ -314,11 +312,13 @@ def _flags(columns: tuple[str, ...], max_seconds: int) -> pl.Expr:
     """True for a line the fast path cannot accept as read: a field missing, empty or
     unreadable (null), a code outside its set, a number out of range."""
     label = pl.col(LABEL)
+    outside = [
+        ~pl.col(name).is_between(*bounds) for name, bounds in value_ranges(max_seconds).items()
+    ]
     return (
         pl.any_horizontal(pl.col(columns).is_null())
         | ~_one_of(pl.col(SEX), SEX_CODES)
-        | ~pl.col(AGE).is_between(AGE_MIN, AGE_MAX)
-        | pl.any_horizontal(~pl.col(FLAVOURS).is_between(SECONDS_MIN, max_seconds))
+        | pl.any_horizontal(outside)
         | (label.is_not_null() & ~_one_of(label, LABEL_CODES))
     ).fill_null(True)
 
@@ -489,6 +489,9 @@ def _rules(
     def broken(condition: pl.Expr) -> pl.Expr:
         return shaped & condition.fill_null(True)
 
+    ranges = value_ranges(max_seconds)
+    youngest, oldest = ranges[AGE]
+
     rules = [
         (empty, pl.lit("empty line")),
         (garbled, pl.lit("not valid UTF-8 text")),
@@ -503,19 +506,20 @@ def _rules(
             pl.lit(f"{SEX}: must be one of {'/'.join(SEX_CODES)}"),
         ),
         (
-            broken(~pl.col(_VALUES[1]).is_between(AGE_MIN, AGE_MAX)),
-            pl.lit(f"{AGE}: must be an integer between {AGE_MIN} and {AGE_MAX}"),
+            broken(~pl.col(_VALUES[1]).is_between(youngest, oldest)),
+            pl.lit(f"{AGE}: must be an integer between {youngest} and {oldest}"),
         ),
     ]
     for position, flavour in enumerate(FLAVOURS, start=2):
         text = pl.col(_FIELDS[position])
+        least, most = ranges[flavour]  # digits alone: never below the least
         rules.append(
             (
-                broken(pl.col(_VALUES[position]) > max_seconds),
+                broken(pl.col(_VALUES[position]) > most),
                 pl.when(text.str.contains(r"^-[0-9]+$"))
-                .then(pl.lit(f"{flavour}: seconds must be >= 0"))
+                .then(pl.lit(f"{flavour}: seconds must be >= {least}"))
                 .when(text.str.contains(r"^[0-9]+$"))
-                .then(pl.lit(f"{flavour}: seconds must be <= {max_seconds}"))
+                .then(pl.lit(f"{flavour}: seconds must be <= {most}"))
                 .otherwise(pl.lit(f"{flavour}: seconds must be an integer")),
             )
         )

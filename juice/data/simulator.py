@@ -13,7 +13,19 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from juice.schema import AGE, AGE_MAX, AGE_MIN, FLAVOURS, LABEL, SEX, SexDtype
+from juice.schema import (
+    AGE,
+    AGE_MAX,
+    AGE_MIN,
+    BOUGHT_CODE,
+    FEMALE_CODE,
+    FLAVOURS,
+    LABEL,
+    MALE_CODE,
+    NOT_BOUGHT_CODE,
+    SEX,
+    SexDtype,
+)
 
 TRUE_PROBABILITY = "true_probability"
 _WORLD_SEED = 20_240_601  # the market itself does not change with an export's seed
@@ -124,7 +136,7 @@ def simulate(rows: int, seed: int, scenario: str = "stable") -> pl.DataFrame:
 
     return pl.DataFrame(
         {
-            SEX: pl.Series(np.where(female, "F", "M"), dtype=SexDtype),
+            SEX: pl.Series(np.where(female, FEMALE_CODE, MALE_CODE), dtype=SexDtype),
             AGE: age,
             **{flavour: seconds[:, j] for j, flavour in enumerate(FLAVOURS)},
             LABEL: purchased,
@@ -137,7 +149,12 @@ def write_export(visits: pl.DataFrame, path: Path, *, header: bool = False) -> P
     """Writes visits in the analytics system's raw format (headerless CSV, M/F, Y/N)."""
     columns = [pl.col(SEX).cast(pl.String), pl.col(AGE), *map(pl.col, FLAVOURS)]
     if LABEL in visits.columns:
-        columns.append(pl.when(pl.col(LABEL)).then(pl.lit("Y")).otherwise(pl.lit("N")).alias(LABEL))
+        columns.append(
+            pl.when(pl.col(LABEL))
+            .then(pl.lit(BOUGHT_CODE))
+            .otherwise(pl.lit(NOT_BOUGHT_CODE))
+            .alias(LABEL)
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     visits.select(columns).write_csv(path, include_header=header)
     return path

@@ -14,17 +14,14 @@ import polars as pl
 
 from juice.params import ValidationParams
 from juice.schema import (
-    AGE,
-    AGE_MAX,
-    AGE_MIN,
     DATASET_SCHEMA,
     FLAVOURS,
     LABEL,
     LINE,
-    SECONDS_MIN,
     SEX,
     SEX_CODES,
     SOURCE,
+    value_ranges,
 )
 
 # Batch statistics, validated as a one-row summary.
@@ -168,8 +165,7 @@ _CODES: dict[str, list[str]] = {SEX: list(SEX_CODES), LABEL: ["true", "false"]}
 
 
 def _bounds(max_seconds: int) -> dict[str, tuple[int, int | None]]:
-    return {AGE: (AGE_MIN, AGE_MAX), **dict.fromkeys(FLAVOURS, (SECONDS_MIN, max_seconds)),
-            LINE: (1, None)}  # fmt: skip
+    return {**value_ranges(max_seconds), LINE: (1, None)}
 
 
 def validate_batch(

@@ -17,7 +17,7 @@ import numpy as np
 from juice.errors import JuiceError
 from juice.model.linear import linear_form
 from juice.model.matrix import AGE_COLUMN, FEMALE, FEMALE_COLUMN, MODEL_COLUMNS
-from juice.schema import FEATURES, SEX
+from juice.schema import FEATURES, FEMALE_CODE, MALE_CODE, SEX
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Reference:
 
     def matrix(self) -> np.ndarray:
         row = np.zeros((1, len(MODEL_COLUMNS)))
-        row[0, FEMALE_COLUMN] = self.sex == "F"
+        row[0, FEMALE_COLUMN] = self.sex == FEMALE_CODE
         row[0, AGE_COLUMN] = self.age
         return row
 
@@ -38,13 +38,14 @@ class Reference:
 
 
 # Models trained before the card kept its reference are explained against this one.
-DEFAULT_REFERENCE = Reference(sex="M", age=35)
+DEFAULT_REFERENCE = Reference(sex=MALE_CODE, age=35)
 
 
 def reference_visitor(matrix: np.ndarray) -> Reference:
     """The training data's typical visitor: its more common sex and its median age."""
     female = matrix[:, FEMALE_COLUMN].mean() > 0.5
-    return Reference(sex="F" if female else "M", age=round(float(np.median(matrix[:, AGE_COLUMN]))))
+    age = round(float(np.median(matrix[:, AGE_COLUMN])))
+    return Reference(sex=FEMALE_CODE if female else MALE_CODE, age=age)
 
 
 class Explainer:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from juice.schema import AGE, FLAVOURS, SEX
+from juice.schema import AGE, FEMALE_CODE, FLAVOURS, SEX
 
 FEMALE = "female"
 MODEL_COLUMNS: tuple[str, ...] = (FEMALE, AGE, *FLAVOURS)  # the matrix a model reads
@@ -32,5 +32,5 @@ def to_counts(visits: pl.DataFrame) -> list[np.ndarray]:
 def _model_columns(visits: pl.DataFrame) -> pl.DataFrame:
     """The visits' `MODEL_COLUMNS`, whole numbers as typed (female as 0 or 1)."""
     return visits.select(
-        (pl.col(SEX) == "F").cast(pl.UInt8).alias(FEMALE), pl.col(AGE), pl.col(FLAVOURS)
+        (pl.col(SEX) == FEMALE_CODE).cast(pl.UInt8).alias(FEMALE), pl.col(AGE), pl.col(FLAVOURS)
     )

@@ -17,7 +17,16 @@ from juice.errors import JuiceError
 from juice.model.linear import LinearForm
 from juice.model.matrix import to_counts, to_matrix
 from juice.model.served import ServedModel
-from juice.schema import FEATURES, LABEL, LINE, PROBABILITY, SEX, WILL_BUY
+from juice.schema import (
+    BOUGHT_CODE,
+    FEATURES,
+    LABEL,
+    LINE,
+    NOT_BOUGHT_CODE,
+    PROBABILITY,
+    SEX,
+    WILL_BUY,
+)
 from juice.streams import ahead
 
 
@@ -214,6 +223,9 @@ def _raw_form(scored: pl.DataFrame, labelled: bool) -> pl.DataFrame:
     """Back to the export's codes (M/F, Y/N), the label kept if the export had one."""
     columns: list[pl.Expr] = [pl.col(SEX).cast(pl.String), *map(pl.col, FEATURES[1:])]
     if labelled:
-        label = pl.when(pl.col(LABEL)).then(pl.lit("Y")).when(~pl.col(LABEL)).then(pl.lit("N"))
+        label = (
+            pl.when(pl.col(LABEL)).then(pl.lit(BOUGHT_CODE))
+            .when(~pl.col(LABEL)).then(pl.lit(NOT_BOUGHT_CODE))
+        )  # fmt: skip
         columns.append(label.alias(LABEL))
     return scored.select(*columns, pl.col(PROBABILITY).round(6), pl.col(WILL_BUY))

@@ -28,7 +28,17 @@ import numpy as np
 import polars as pl
 
 from juice.params import DriftParams
-from juice.schema import AGE, AGE_MAX, AGE_MIN, FEATURES, FLAVOURS, LABEL, SEX, SEX_CODES
+from juice.schema import (
+    AGE,
+    AGE_MAX,
+    AGE_MIN,
+    FEATURES,
+    FEMALE_CODE,
+    FLAVOURS,
+    LABEL,
+    SEX,
+    SEX_CODES,
+)
 
 Verdict = Literal["drift", "stable", "insufficient-data"]
 
@@ -328,7 +338,7 @@ def _feature_tests(
     """Every test in schema order, p-values corrected together."""
     # (feature, test, statistic, raw p, effect) or a skip reason in place of the numbers
     runs: list[tuple[str, str, float, float, float] | tuple[str, str, str]] = []
-    runs.append((SEX, SEX_TEST, *_chi_square(ref[SEX] == "F", cur[SEX] == "F")))
+    runs.append((SEX, SEX_TEST, *_chi_square(ref[SEX] == FEMALE_CODE, cur[SEX] == FEMALE_CODE)))
     runs.append((AGE, AGE_TEST, *_ks(ref[AGE], cur[AGE])))
     for flavour in FLAVOURS:
         ref_watched, cur_watched = ref[flavour] > 0, cur[flavour] > 0

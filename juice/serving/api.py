@@ -14,14 +14,14 @@ from typing_extensions import TypedDict
 from juice.model.matrix import MODEL_COLUMNS
 from juice.schema import (
     AGE,
-    AGE_MAX,
-    AGE_MIN,
     DEFAULT_MAX_SECONDS,
     FEATURES,
+    FEMALE_CODE,
     FLAVOURS,
-    SECONDS_MIN,
+    MALE_CODE,
     SEX,
     SEX_CODES,
+    value_ranges,
 )
 
 MAX_VISITS = 10_000  # per request
@@ -34,14 +34,16 @@ def visit_model(max_seconds: int = DEFAULT_MAX_SECONDS) -> Any:
     faster, and validation is most of a 1,000-visit request. Validated visits have every
     key, absent flavours at 0, in `MODEL_COLUMNS`' order.
     """
+    ranges = value_ranges(max_seconds)
     fields: dict[str, Any] = {
-        SEX: Annotated[Literal[tuple(SEX_CODES)], Field(description="M or F")],
-        AGE: Annotated[int, Field(ge=AGE_MIN, le=AGE_MAX, description="years")],
+        SEX: Annotated[
+            Literal[tuple(SEX_CODES)], Field(description=f"{MALE_CODE} or {FEMALE_CODE}")
+        ],
+        AGE: Annotated[int, Field(ge=ranges[AGE][0], le=ranges[AGE][1], description="years")],
     }
     for flavour in FLAVOURS:
-        seconds = Field(
-            0, ge=SECONDS_MIN, le=max_seconds, description=f"seconds of the {flavour} ad watched"
-        )
+        least, most = ranges[flavour]
+        seconds = Field(0, ge=least, le=most, description=f"seconds of the {flavour} ad watched")
         fields[flavour] = NotRequired[Annotated[int, seconds]]
     visit = TypedDict("Visit", fields)  # type: ignore[misc]  # built from the schema
     return with_config(ConfigDict(extra="forbid", strict=True))(visit)
@@ -78,7 +80,9 @@ def visits_matrix(visits: list[dict[str, Any]]) -> np.ndarray:
         dtype=np.float64,
         count=count * (len(MODEL_COLUMNS) - 1),
     ).reshape(count, len(MODEL_COLUMNS) - 1)
-    female = np.fromiter((visit[SEX] == "F" for visit in visits), dtype=np.float64, count=count)
+    female = np.fromiter(
+        (visit[SEX] == FEMALE_CODE for visit in visits), dtype=np.float64, count=count
+    )
     return np.column_stack([female, numbers])
 
 
@@ -129,7 +133,7 @@ def request_visits(visits: pl.DataFrame, *, watched_only: bool = True) -> list[d
 
 
 EXAMPLE_VISIT: dict[str, Any] = {
-    "sex": "F",
+    SEX: FEMALE_CODE,
     "age": 41,
     "blackcurrant": 76,
     "lychee": 9,

@@ -37,6 +37,26 @@ def test_predict_sends_one_visit_with_the_token_and_returns_its_answer():
     assert request.headers["authorization"] == "Bearer s3cret"
 
 
+def test_the_seconds_bound_is_read_from_the_services_openapi_document_once_a_minute(
+    monkeypatch,
+):
+    from ui import client as module
+
+    seen: list[httpx.Request] = []
+    visit = {"sex": {"enum": ["F", "M"]}, "age": {"maximum": 100}, "apple": {"maximum": 600},
+             "lime": {"maximum": 600}}  # fmt: skip
+    document = {"components": {"schemas": {"Visit": {"properties": visit}}}}
+    client = client_answering(lambda r: httpx.Response(200, json=document), seen=seen)
+    assert client.seconds_bound() == 600
+    assert client.seconds_bound() == 600
+    assert [r.url.path for r in seen] == ["/docs.json"]
+    monkeypatch.setattr(module, "BOUND_SECONDS", 0.0)
+    assert client.seconds_bound() == 600
+    assert len(seen) == 2
+    silent = client_answering(lambda r: httpx.Response(200, json={"openapi": "3.0.2"}))
+    assert silent.seconds_bound() is None
+
+
 def test_explain_and_the_card_use_their_routes_and_no_token_means_no_header():
     seen: list[httpx.Request] = []
     client = client_answering(
