@@ -13,7 +13,7 @@ from juice.data import dataset, versioning
 from juice.data.cache import ExportCache
 from juice.data.staging import staging_area
 from juice.data.validation import ValidationReport
-from juice.params import BuildDatasetParams, load_params
+from juice.params import BuildDatasetParams, workspace_params
 from juice.settings import Settings
 
 
@@ -50,7 +50,7 @@ def version(settings: Settings) -> str:
 def build_dataset(sources: list[str] | None = None, versioned: bool = True) -> dataset.BuildSummary:
     """Builds the training dataset from the landing zone (after landing `sources`, if any)."""
     settings = Settings()
-    params = load_params(settings.workspace.params_file).build_dataset
+    params = workspace_params(settings).build_dataset
     # Ingest
     if sources:
         land(sources, settings)

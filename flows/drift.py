@@ -7,14 +7,15 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
+from filelock import FileLock
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from juice.locks import try_acquire
 from juice.monitoring.check import DriftCheck, check_drift, record_check, report_markdown
 from juice.monitoring.smoke import SmokeTest, smoke_test
-from juice.params import load_params
+from juice.params import workspace_params
 from juice.registry.store import Registry
 from juice.settings import Settings
 
@@ -37,7 +38,7 @@ class DriftOutcome:
 
 @task(cache_policy=NO_CACHE)
 def test_window(settings: Settings, current: str | None) -> DriftCheck:
-    params = load_params(settings.workspace.params_file)
+    params = workspace_params(settings)
     return check_drift(settings, params, Path(current) if current else None)
 
 
@@ -88,9 +89,7 @@ def act_on_drift(settings: Settings, check: DriftCheck) -> DriftOutcome:
     same landed data), so its answer names the champion truly in charge."""
     settings.workspace.work.mkdir(parents=True, exist_ok=True)
     lock = FileLock(settings.workspace.lock("retrain"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
+    if not try_acquire(lock):
         with lock:  # a killed check's lock dies with its process: this never waits forever
             now = Registry(settings).require_champion()
         action = f"drift: another check retrained meanwhile; champion v{now}"

@@ -13,7 +13,7 @@ from juice.model.card import ModelCard
 from juice.model.evaluation import SUMMARY_METRICS
 from juice.model.training import TrainedModel, TrainingOutcome, train_model, write_outcome
 from juice.monitoring.pushgateway import push_training
-from juice.params import TrainParams, load_params
+from juice.params import TrainParams, workspace_params
 from juice.registry import gate
 from juice.registry.gate import GateDecision
 from juice.registry.store import Registry, git_commit
@@ -53,7 +53,7 @@ def judge(
 def train() -> TrainingOutcome:
     """Trains a challenger on the published dataset; promotes it if it passes the gate."""
     settings = Settings()
-    params = load_params(settings.workspace.params_file).train
+    params = workspace_params(settings).train
     registry = Registry(settings, create=True)
     # Mark FAILED what killed trainings left running (never a live one's)
     for run_id in registry.fail_abandoned():

@@ -284,7 +284,7 @@ def predict(
     if not source.is_file():
         raise JuiceError(f"{source}: no such file")
     from juice.model.scoring import score_export
-    from juice.params import load_params
+    from juice.params import seconds_bound
     from juice.registry.kept import kept_champion
 
     settings = _settings()
@@ -293,7 +293,7 @@ def predict(
         source,
         out,
         model,
-        max_seconds=load_params(settings.workspace.params_file).build_dataset.max_seconds,
+        max_seconds=seconds_bound(settings),
     )
     lines = [f"scored {result.rows_scored} rows with model v{model.version} -> {result.output}"]
     if result.rows_rejected:
@@ -432,15 +432,14 @@ def up(
     MLflow UI, the service, the app, Prometheus, the Pushgateway, Alertmanager), each
     logging to logs/<name>.log. Ctrl-C or SIGTERM stops them all."""
     settings = _settings()
-    from filelock import FileLock, Timeout
+    from filelock import FileLock
 
     from flows.runtime import listening
     from juice.adapters import stack
+    from juice.locks import try_acquire
 
     lock = FileLock(settings.workspace.lock("stack"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
+    if not try_acquire(lock):
         raise JuiceError(
             f"the stack already runs in this workspace ({settings.home}): use it, or stop it "
             "with Ctrl-C where it runs"

@@ -19,6 +19,7 @@ from pydantic import (
 
 from juice.errors import JuiceError
 from juice.schema import DEFAULT_MAX_SECONDS
+from juice.settings import Settings
 
 
 class _Frozen(BaseModel):
@@ -228,6 +229,17 @@ class Params(_Frozen):
     build_dataset: BuildDatasetParams = BuildDatasetParams()
     train: TrainParams = TrainParams()
     drift_check: DriftParams = DriftParams()
+
+
+def workspace_params(settings: Settings) -> Params:
+    """The workspace's params.yaml: what commands, flows and the service read."""
+    return load_params(settings.workspace.params_file)
+
+
+def seconds_bound(settings: Settings) -> int:
+    """The most seconds of one ad a visit may hold (`build_dataset.max_seconds`): the one
+    reader of the bound the parser, the scorer and the service's API all apply."""
+    return workspace_params(settings).build_dataset.max_seconds
 
 
 def load_params(path: Path) -> Params:

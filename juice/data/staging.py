@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from filelock import FileLock, Timeout
+from filelock import FileLock
 
+from juice.locks import release_and_remove, try_acquire
 from juice.workspace import Workspace
 
 
@@ -34,12 +35,11 @@ def _remove_abandoned(root: Path) -> None:
     for folder in root.iterdir():
         if not folder.is_dir():
             continue
-        try:
-            with FileLock(_lock(folder), timeout=0):
-                shutil.rmtree(folder, ignore_errors=True)
-        except Timeout:
+        lock = FileLock(_lock(folder))
+        if not try_acquire(lock):
             continue  # a live process holds it
-        _lock(folder).unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        release_and_remove(lock)
 
 
 def _lock(folder: Path) -> Path:

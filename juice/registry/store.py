@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from filelock import FileLock, Timeout
+from filelock import FileLock
 
 from juice.errors import JuiceError
+from juice.locks import release_and_remove, try_acquire
 from juice.model.card import CARD_FILE, ModelCard, card_for
 from juice.model.evaluation import SUMMARY_METRICS
 from juice.model.matrix import MODEL_COLUMNS
@@ -250,7 +251,7 @@ class Registry:
         finally:
             with self.locked():
                 mlflow.end_run(status)
-                self._release(held)
+                release_and_remove(held)
 
     def fail_abandoned(self) -> list[str]:
         """Marks FAILED the training runs left RUNNING by a killed process, and their
@@ -266,9 +267,7 @@ class Registry:
             )
             for run in running:
                 held = self._run_lock(run.info.run_id)
-                try:
-                    held.acquire(timeout=0)
-                except Timeout:
+                if not try_acquire(held):
                     continue  # a live training
                 self.client.set_terminated(run.info.run_id, "FAILED")
                 for version in self.client.search_model_versions(f"run_id='{run.info.run_id}'"):
@@ -276,17 +275,12 @@ class Registry:
                     self.client.set_model_version_tag(
                         self.name, version.version, "gate_reason", KILLED
                     )
-                self._release(held)
+                release_and_remove(held)
                 marked.append(run.info.run_id)
         return marked
 
     def _run_lock(self, run_id: str) -> FileLock:
         return FileLock(self.settings.workspace.lock(f"run-{run_id}"))
-
-    @staticmethod
-    def _release(held: FileLock) -> None:
-        held.release()
-        Path(held.lock_file).unlink(missing_ok=True)
 
     def log_check(
         self, name: str, tags: dict[str, str], metrics: dict[str, float], report: Path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass
 
-from juice.params import load_params
+from juice.params import seconds_bound
 from juice.settings import Settings
 
 
@@ -37,7 +37,7 @@ class ServiceConfig:
         return cls(
             settings=settings,
             workers=settings.api_workers,
-            max_seconds=load_params(settings.workspace.params_file).build_dataset.max_seconds,
+            max_seconds=seconds_bound(settings),
             token=settings.token,
             limits=Limits(
                 capacity=settings.api_capacity,
