@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from filelock import FileLock
 from prefect import flow, task
@@ -13,27 +11,19 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from juice.locks import try_acquire
-from juice.monitoring.check import DriftCheck, check_drift, record_check, report_markdown
+from juice.monitoring.check import (
+    DriftCheck,
+    DriftOutcome,
+    action_markdown,
+    check_drift,
+    push_check,
+    record_outcome,
+    report_markdown,
+)
 from juice.monitoring.smoke import SmokeTest, smoke_test
 from juice.params import workspace_params
 from juice.registry.store import Registry
 from juice.settings import Settings
-
-
-@dataclass(frozen=True)
-class DriftOutcome:
-    """A check and what followed it: `juice drift-check --json`."""
-
-    check: DriftCheck
-    retrained: bool
-    promoted: bool
-    model_version: str  # the champion after the check
-    action: str  # what was done after the verdict, in words
-    smoke_test: str | None = None  # after a promotion: what the live service showed
-
-    def to_dict(self) -> dict[str, Any]:
-        after = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "check"}
-        return {**self.check.to_dict(), **after}
 
 
 @task(cache_policy=NO_CACHE)
@@ -43,10 +33,10 @@ def test_window(settings: Settings, current: str | None) -> DriftCheck:
 
 
 @task(cache_policy=NO_CACHE)
-def report(settings: Settings, check: DriftCheck) -> list[str]:
+def announce(settings: Settings, check: DriftCheck) -> list[str]:
     create_markdown_artifact(report_markdown(check), key="drift-report")
     create_table_artifact([test.to_dict() for test in check.report.tests], key="drift-tests")
-    return record_check(settings, check)
+    return push_check(settings, check)
 
 
 @flow(name="drift-check")
@@ -56,8 +46,8 @@ def drift_check(current: str | None = None, retrain: bool = True) -> DriftOutcom
     settings = Settings()
     # Test the window against the champion's own training data
     check = test_window(settings, current)
-    # Report: JSON file, MLflow run, Prefect artifacts, Pushgateway
-    check = replace(check, warnings=[*check.warnings, *report(settings, check)])
+    # Announce the verdict: Prefect artifacts, Pushgateway
+    check = replace(check, warnings=[*check.warnings, *announce(settings, check)])
     champion = check.model_version
     if not check.report.drift:
         outcome = DriftOutcome(check, False, False, champion, "no drift: nothing to do")
@@ -66,19 +56,14 @@ def drift_check(current: str | None = None, retrain: bool = True) -> DriftOutcom
     else:
         # On drift: rebuild, retrain, the gate; the live service switches or is rolled back
         outcome = act_on_drift(settings, check)
-    # Keep what followed with the verdict
-    return record(outcome)
+    # Record the check and what followed: the JSON report, an MLflow run, an artifact
+    return record(settings, outcome)
 
 
 @task(cache_policy=NO_CACHE)
-def record(outcome: DriftOutcome) -> DriftOutcome:
-    """What followed the verdict, kept with it: the report file and a Prefect artifact."""
-    report = outcome.check.report_file
-    report.write_text(json.dumps(outcome.to_dict(), indent=2, allow_nan=False) + "\n")
-    lines = [f"# {outcome.action}", "", f"Champion now: v{outcome.model_version}."]
-    if outcome.smoke_test:
-        lines.append(f"Smoke test of the live service: {outcome.smoke_test}.")
-    create_markdown_artifact("\n".join(lines), key="drift-action")
+def record(settings: Settings, outcome: DriftOutcome) -> DriftOutcome:
+    record_outcome(settings, outcome)
+    create_markdown_artifact(action_markdown(outcome), key="drift-action")
     return outcome
 
 

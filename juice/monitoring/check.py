@@ -1,9 +1,10 @@
-"""A drift check of the champion: its training data against the newest visits, reported."""
+"""A drift check of the champion: its training data against the newest visits, what followed,
+and its report (written once, complete)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,25 @@ class DriftCheck:
         }
 
 
+@dataclass(frozen=True)
+class DriftOutcome:
+    """A check and what followed it: `juice drift-check --json`, and the report's content."""
+
+    check: DriftCheck
+    retrained: bool
+    promoted: bool
+    model_version: str  # the champion after the check
+    action: str  # what was done after the verdict, in words
+    smoke_test: str | None = None  # after a promotion: what the live service showed
+
+    def to_dict(self) -> dict[str, Any]:
+        after = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "check"}
+        return {**self.check.to_dict(), **after}
+
+
 def check_drift(settings: Settings, params: Params, current: Path | None = None) -> DriftCheck:
     """Judges the window (the exports landed since the champion's training data, or
-    `current`) against that data; writes the JSON report."""
+    `current`) against that data; where its report will go is decided, nothing written."""
     registry = Registry(settings)
     version = registry.require_champion()
     pipeline, card = registry.load(version)
@@ -79,8 +96,7 @@ def check_drift(settings: Settings, params: Params, current: Path | None = None)
     )
     checked_at = datetime.now(UTC)
     folder = settings.workspace.drift_reports
-    folder.mkdir(parents=True, exist_ok=True)
-    result = DriftCheck(
+    return DriftCheck(
         report=report,
         model_version=version,
         reference_version=card.data_hash,
@@ -90,15 +106,31 @@ def check_drift(settings: Settings, params: Params, current: Path | None = None)
         checked_at=checked_at.isoformat(timespec="seconds"),
         warnings=[f"left out, cannot be read: {unreadable}" for unreadable in window.unreadable],
     )
-    result.report_file.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+
+
+def push_check(settings: Settings, check: DriftCheck) -> list[str]:
+    """Pushes the verdict to the Pushgateway (when one is configured), as soon as it is
+    known; returns warnings for what could not be done (a check still counts)."""
+    if not settings.pushgateway_url:
+        return []
+    try:
+        push_drift(settings.pushgateway_url, check.report, check.model_version)
+    except OSError as error:
+        return [str(error)]
+    return []
+
+
+def record_outcome(settings: Settings, outcome: DriftOutcome) -> None:
+    """Writes the check's report once, complete (the verdict and what followed), keeps it
+    as an MLflow run, and removes reports and check runs past the retention."""
+    check = outcome.check
+    folder = check.report_file.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(outcome.to_dict(), indent=2, allow_nan=False) + "\n"
+    partial = check.report_file.with_name(f".{check.report_file.name}.partial")
+    partial.write_text(text)
+    partial.replace(check.report_file)  # whole or not at all
     prune(folder, settings.retention_days, "*-drift.json")
-    return result
-
-
-def record_check(settings: Settings, check: DriftCheck) -> list[str]:
-    """Keeps the check as an MLflow run and pushes it to the Pushgateway (when one is
-    configured); returns warnings for what could not be done (a check still counts)."""
-    warnings = []
     report = check.report
     registry = Registry(settings)
     registry.log_check(
@@ -111,12 +143,14 @@ def record_check(settings: Settings, check: DriftCheck) -> list[str]:
         check.report_file,
     )  # fmt: skip
     registry.prune_checks(settings.retention_days)
-    if settings.pushgateway_url:
-        try:
-            push_drift(settings.pushgateway_url, report, check.model_version)
-        except OSError as error:
-            warnings.append(str(error))
-    return warnings
+
+
+def action_markdown(outcome: DriftOutcome) -> str:
+    """What followed the verdict, for people."""
+    lines = [f"# {outcome.action}", "", f"Champion now: v{outcome.model_version}."]
+    if outcome.smoke_test:
+        lines.append(f"Smoke test of the live service: {outcome.smoke_test}.")
+    return "\n".join(lines)
 
 
 def report_markdown(check: DriftCheck) -> str:
