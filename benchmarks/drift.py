@@ -36,7 +36,8 @@ import polars as pl
 from juice.data import simulator
 from juice.data.simulator import TRUE_PROBABILITY, simulate
 from juice.model.matrix import to_matrix
-from juice.monitoring.drift import detect_drift, detect_error_rise
+from juice.monitoring.concept import detect_error_rise
+from juice.monitoring.drift import detect_drift
 from juice.params import DriftParams, SearchParams, TrainParams
 from juice.schema import FLAVOURS
 

@@ -100,7 +100,7 @@ def drift_check_verdict() -> DriftReport:
                       effect=0.02, drift=False, raw_p_value=0.32)  # fmt: skip
     return DriftReport(verdict="drift", drift=True, drifted_features=["mango"],
                        concept_drift=False, window_rows=2400, reference_rows=3000,
-                       tests=[mango, age], concept=None, reason="test")  # fmt: skip
+                       tests=[mango, age], concept=None)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -87,8 +87,8 @@ def drift_report(drift: bool) -> DriftReport:
                        drift=drift, raw_p_value=1e-10 if drift else 0.8)  # fmt: skip
     return DriftReport(verdict="drift" if drift else "stable", drift=drift,
                        drifted_features=["mango"] if drift else [], concept_drift=False,
-                       window_rows=2000, reference_rows=2000, tests=[test], concept=None,
-                       reason="test")  # fmt: skip
+                       window_rows=2000, reference_rows=2000, tests=[test],
+                       concept=None)  # fmt: skip
 
 
 def test_prometheus_scrapes_the_service_and_the_pushgateway(stack):

@@ -9,12 +9,12 @@ import numpy as np
 import polars as pl
 import pytest
 
+from juice.monitoring.concept import check_concept
 from juice.monitoring.drift import (
     AGE_TEST,
     SEX_TEST,
     WATCH_SHARE_TEST,
     WATCHED_SECONDS_TEST,
-    check_concept,
     detect_drift,
 )
 from juice.params import DriftParams
