@@ -22,6 +22,7 @@ from juice.monitoring.check import (
 )
 from juice.monitoring.smoke import SmokeTest, smoke_test
 from juice.params import workspace_params
+from juice.registry import promotion
 from juice.registry.store import Registry
 from juice.settings import Settings
 
@@ -115,4 +116,4 @@ def verify(settings: Settings, version: str) -> SmokeTest:
 @task(cache_policy=NO_CACHE)
 def roll_back(settings: Settings, champion: str, failed: str, why: str) -> None:
     reason = f"rollback: v{failed} failed its smoke test ({why})"
-    Registry(settings).roll_back(failed, champion, reason, actor="drift-check")
+    promotion.roll_back(Registry(settings), failed, champion, reason, actor="drift-check")

@@ -14,9 +14,9 @@ from juice.model.evaluation import SUMMARY_METRICS
 from juice.model.training import TrainedModel, TrainingOutcome, train_model, write_outcome
 from juice.monitoring.pushgateway import push_training
 from juice.params import TrainParams, workspace_params
-from juice.registry import gate
+from juice.registry import promotion, runs
 from juice.registry.gate import GateDecision
-from juice.registry.store import Registry, git_commit
+from juice.registry.store import Registry
 from juice.settings import Settings
 
 
@@ -39,14 +39,14 @@ def fit(visits: pl.DataFrame, params: TrainParams) -> TrainedModel:
 def register(
     trained: TrainedModel, lineage: dict[str, str | None], params: TrainParams, registry: Registry
 ) -> ModelCard:
-    return registry.log_training(trained, lineage, params.flat())
+    return runs.log_training(registry, trained, lineage, params.flat())
 
 
 @task(cache_policy=NO_CACHE)
 def judge(
     trained: TrainedModel, params: TrainParams, registry: Registry
 ) -> tuple[GateDecision, str | None]:
-    return gate.challenge(trained, params.gate, registry)
+    return promotion.challenge(trained, params.gate, registry)
 
 
 @flow(name="train")
@@ -56,7 +56,7 @@ def train() -> TrainingOutcome:
     params = workspace_params(settings).train
     registry = Registry(settings, create=True)
     # Mark FAILED what killed trainings left running (never a live one's)
-    for run_id in registry.fail_abandoned():
+    for run_id in runs.fail_abandoned(registry):
         get_run_logger().warning(f"run {run_id} of a killed training marked FAILED")
     # Load the validated dataset
     visits, snapshot, dataset_version = load_dataset(settings)
@@ -66,7 +66,7 @@ def train() -> TrainingOutcome:
     lineage = {
         "dataset_version": dataset_version,
         "data_hash": snapshot.data_hash,
-        "git_commit": git_commit(),
+        "git_commit": runs.git_commit(),
         "prefect_flow_run": flow_run.get_id(),
     }
     card = register(trained, lineage, params, registry)
@@ -74,9 +74,9 @@ def train() -> TrainingOutcome:
     # held from judging to promoting), on the same fresh test rows
     with registry.locked():
         decision, champion = judge(trained, params, registry)
-        registry.record_decision(card.version, decision)
+        promotion.record_decision(registry, card.version, decision)
         if decision.promote:
-            registry.promote(card.version, decision.reason)
+            promotion.promote(registry, card.version, decision.reason)
     outcome = TrainingOutcome(
         model_version=card.version,
         promoted=decision.promote,

@@ -256,10 +256,11 @@ def promote(
     as_json: JsonOption = False,
 ) -> None:
     """Make a version the champion."""
+    from juice.registry.promotion import promote as move_champion
     from juice.registry.store import Registry, parse_version
 
     version = parse_version(version)
-    promotion = Registry(_settings()).promote(version, reason, actor="cli")
+    promotion = move_champion(Registry(_settings()), version, reason, actor="cli")
     if promotion is None:
         _emit(
             as_json,

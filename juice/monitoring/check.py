@@ -16,6 +16,7 @@ from juice.monitoring.drift import DriftReport, detect_drift
 from juice.monitoring.pushgateway import push_drift
 from juice.monitoring.window import new_exports, read_window
 from juice.params import Params
+from juice.registry import runs
 from juice.registry.store import Registry
 from juice.schema import LABEL
 from juice.settings import Settings
@@ -133,7 +134,7 @@ def record_outcome(settings: Settings, outcome: DriftOutcome) -> None:
     prune(folder, settings.retention_days, "*-drift.json")
     report = check.report
     registry = Registry(settings)
-    registry.log_check(
+    runs.log_check(registry,
         "drift-check",
         {"verdict": report.verdict, "champion": check.model_version,
          "reference_version": check.reference_version},
@@ -142,7 +143,7 @@ def record_outcome(settings: Settings, outcome: DriftOutcome) -> None:
          "drifted_features": float(len(report.drifted_features))},
         check.report_file,
     )  # fmt: skip
-    registry.prune_checks(settings.retention_days)
+    runs.prune_checks(registry, settings.retention_days)
 
 
 def action_markdown(outcome: DriftOutcome) -> str:

@@ -15,15 +15,10 @@ nor blocks a model:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from juice.params import GateParams
-
-if TYPE_CHECKING:  # only their methods and attributes are used
-    from juice.model.training import TrainedModel
-    from juice.registry.store import Registry
 
 PRIOR = "purchase-rate prior"
 
@@ -83,19 +78,3 @@ def judge(
         incumbent_name=incumbent_name,
         lower_bound=lower,
     )
-
-
-def challenge(
-    trained: TrainedModel, params: GateParams, registry: Registry
-) -> tuple[GateDecision, str | None]:
-    """Judges a trained challenger against the registry's champion (or the prior, when
-    there is none) on the challenger's test rows; returns the decision and the champion
-    version it was judged against."""
-    champion = registry.champion_version()
-    incumbent = None
-    if champion is not None:
-        incumbent = registry.model(champion).predict_proba(trained.split.x_test)[:, 1]
-    decision = judge(
-        trained.split.y_test, trained.test_probability, incumbent, params, f"champion v{champion}"
-    )
-    return decision, champion

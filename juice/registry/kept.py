@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 from juice.model.card import ModelCard
 from juice.model.linear import linear_form
 from juice.model.served import ServedModel
-from juice.registry.store import Registry, VersionSummary, store_stamp
+from juice.registry.listing import VersionSummary, list_versions
+from juice.registry.store import Registry, store_stamp
 from juice.settings import Settings
 
 T = TypeVar("T")
@@ -41,7 +42,7 @@ def kept_champion(settings: Settings) -> ServedModel:
 def kept_versions(settings: Settings) -> list[VersionSummary]:
     """Every registered version, newest first (`Registry.versions`)."""
     return _kept(
-        settings.workspace.kept("versions"), settings, lambda: Registry(settings).versions()
+        settings.workspace.kept("versions"), settings, lambda: list_versions(Registry(settings))
     )
 
 

@@ -7,7 +7,7 @@ import polars as pl
 from juice.model.card import ModelCard
 from juice.model.training import train_model
 from juice.params import TrainParams
-from juice.registry.gate import challenge
+from juice.registry import promotion, runs
 from juice.registry.store import Registry
 from juice.settings import Settings
 
@@ -19,8 +19,8 @@ def seed_champion(
     gate says (its verdict is kept as the reason); returns the new version's card."""
     trained = train_model(visits, params)
     registry = Registry(settings, create=True)
-    card = registry.log_training(trained, {"dataset_version": dataset_version}, params.flat())
-    decision, _ = challenge(trained, params.gate, registry)
-    registry.record_decision(card.version, decision)
-    registry.promote(card.version, f"seeded ({decision.reason})", actor="seed")
+    card = runs.log_training(registry, trained, {"dataset_version": dataset_version}, params.flat())
+    decision, _ = promotion.challenge(trained, params.gate, registry)
+    promotion.record_decision(registry, card.version, decision)
+    promotion.promote(registry, card.version, f"seeded ({decision.reason})", actor="seed")
     return card

@@ -13,6 +13,7 @@ from factories import export, land
 
 from juice.adapters.processes import free_port, http_server
 from juice.monitoring.prometheus import pushgateway_command
+from juice.registry.listing import list_versions
 from juice.registry.store import CHECKS_EXPERIMENT, Registry
 from juice.settings import Settings
 
@@ -84,7 +85,7 @@ def test_drift_retrains_and_the_gate_decides(trained, tmp_path, monkeypatch):
     assert outcome.check.report.drifted_features == ["age"]
     assert outcome.retrained
     assert outcome.promoted == (outcome.model_version == "2")
-    assert {v.version for v in Registry(trained).versions()} == {"1", "2"}
+    assert {v.version for v in list_versions(Registry(trained))} == {"1", "2"}
     assert any(closed in warning for warning in outcome.check.warnings)
     after = drift_check()  # the new champion trained on every export: nothing new
     assert after.check.report.verdict == ("insufficient-data" if outcome.promoted else "drift")

@@ -17,7 +17,9 @@ from commands import finish, juice, start_juice
 from factories import export, land, write_params
 
 from juice.data import versioning
-from juice.registry.store import KILLED, Registry
+from juice.registry.listing import list_versions
+from juice.registry.runs import KILLED
+from juice.registry.store import Registry
 from juice.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -26,23 +28,23 @@ pytestmark = pytest.mark.e2e
 REGISTERED_TOGETHER = """
 import os, time
 from pathlib import Path
-from juice.registry.store import Registry
-barrier, log_training = Path({barrier!r}), Registry.log_training
-def registered(self, *args, **kwargs):
-    card = log_training(self, *args, **kwargs)
+from juice.registry import runs
+barrier, log_training = Path({barrier!r}), runs.log_training
+def registered(*args, **kwargs):
+    card = log_training(*args, **kwargs)
     (barrier / str(os.getpid())).touch()
     deadline = time.monotonic() + 120
     while len(list(barrier.iterdir())) < {count} and time.monotonic() < deadline:
         time.sleep(0.05)
     return card
-Registry.log_training = registered
+runs.log_training = registered
 """
 
 # The training hangs once its version is registered, before its card is written.
 HANGS_AFTER_REGISTERING = """
 import time
-from juice.registry import store
-store.card_for = lambda *args, **kwargs: time.sleep(600)
+from juice.registry import runs
+runs.card_for = lambda *args, **kwargs: time.sleep(600)
 """
 
 
@@ -85,11 +87,11 @@ def test_a_killed_training_is_marked_failed_later_and_a_live_one_is_left_alone(
 
         registry = Registry(built)
         status = {
-            version: (registry.client.get_run(registry._version(version).run_id).info.status)
+            version: (registry.client.get_run(registry.model_version(version).run_id).info.status)
             for version in ("1", "2", "3")
         }
         assert status == {"1": "FAILED", "2": "RUNNING", "3": "FINISHED"}
-        listed = {summary.version: summary for summary in registry.versions()}
+        listed = {summary.version: summary for summary in list_versions(registry)}
         assert (listed["1"].status, listed["1"].reason) == ("failed", KILLED)
         assert listed["2"].status == "pending"
         assert listed["3"].status == "champion"

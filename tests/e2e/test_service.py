@@ -25,6 +25,7 @@ from juice.adapters.processes import bento_server
 from juice.data.simulator import simulate, write_export
 from juice.model.matrix import to_matrix
 from juice.model.training import train_model
+from juice.registry import promotion, runs
 from juice.registry.store import Registry
 from juice.schema import FLAVOURS, RAW_COLUMNS
 from juice.serving.api import EXAMPLE_VISIT, MAX_VISITS, request_visits
@@ -270,7 +271,7 @@ def _metric(server: str, name: str) -> float:
 def test_a_new_champion_is_served_without_dropping_requests(server, champion_home):
     registry = Registry(Settings(home=champion_home))
     trained = train_model(simulate(3000, seed=22), small_train_params(watch=["watched"]))
-    card = registry.log_training(trained, {"dataset_version": "test2"}, {})
+    card = runs.log_training(registry, trained, {"dataset_version": "test2"}, {})
     seen, statuses = set(), []
     deadline = time.monotonic() + 30
     promoted = False
@@ -280,7 +281,7 @@ def test_a_new_champion_is_served_without_dropping_requests(server, champion_hom
             statuses.append(response.status_code)
             seen.add(response.json()[0]["model_version"])
             if not promoted and len(statuses) > 20:
-                registry.promote(card.version, "test: roll forward")
+                promotion.promote(registry, card.version, "test: roll forward")
                 promoted = True
             if (
                 promoted
@@ -299,7 +300,7 @@ def test_a_new_champion_is_served_without_dropping_requests(server, champion_hom
     assert (
         f'juice_model_info{{version="{card.version}"}} 1.0' in httpx.get(f"{server}/metrics").text
     )
-    registry.promote("1", "test: roll back")
+    promotion.promote(registry, "1", "test: roll back")
 
 
 def test_schemathesis_finds_no_server_error_and_no_undocumented_response(server, tmp_path):

@@ -9,6 +9,7 @@ import yaml
 from factories import write_params
 
 from juice.data.snapshots import find_snapshot
+from juice.registry.listing import list_versions
 from juice.registry.store import Registry
 
 pytestmark = pytest.mark.e2e
@@ -36,7 +37,7 @@ def test_first_model_is_promoted_and_a_challenger_that_fails_the_gate_is_not(bui
     assert not second.promoted
     assert second.champion == "1"
     assert "does not beat champion v1" in second.reason
-    versions = {v.version: v for v in Registry(built).versions()}
+    versions = {v.version: v for v in list_versions(Registry(built))}
     assert versions["1"].aliases == ["champion"]
     assert versions["2"].status == "rejected"
     assert "does not beat" in versions["2"].reason

@@ -12,7 +12,9 @@ from factories import small_train_params
 
 from juice.data.simulator import simulate
 from juice.model.training import train_model
+from juice.registry import promotion, runs
 from juice.registry.kept import kept_champion, kept_versions
+from juice.registry.listing import list_versions
 from juice.registry.store import Registry
 
 HEAVY = ("mlflow", "sklearn", "prefect", "great_expectations", "bentoml", "scipy")
@@ -27,8 +29,8 @@ def trained():
 def registry(workspace, trained):
     registry = Registry(workspace, create=True)
     for _ in range(2):
-        registry.log_training(trained, {}, {})
-    registry.promote("1", "first")
+        runs.log_training(registry, trained, {}, {})
+    promotion.promote(registry, "1", "first")
     return registry
 
 
@@ -44,14 +46,14 @@ def test_the_kept_copy_scores_as_the_registered_model_and_follows_the_champion(
     for model in (fresh, kept):
         np.testing.assert_allclose(model.probabilities(trained.split.x_test), expected, rtol=1e-12)
 
-    registry.promote("2", "second")  # the store changed: the copy is stale
+    promotion.promote(registry, "2", "second")  # the store changed: the copy is stale
     assert kept_champion(workspace).version == "2"
 
 
 def test_the_kept_listing_is_the_registrys_and_follows_every_change(workspace, registry):
-    assert kept_versions(workspace) == registry.versions()
+    assert kept_versions(workspace) == list_versions(registry)
     assert kept_versions(workspace)[-1].status == "champion"  # v1, from the copy
-    registry.promote("2", "second")
+    promotion.promote(registry, "2", "second")
     listed = kept_versions(workspace)
     assert [(v.version, v.status) for v in listed] == [("2", "champion"), ("1", "promoted earlier")]
 

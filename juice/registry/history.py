@@ -1,4 +1,4 @@
-"""The promotion log: every change of champion, one JSON line, in the workspace."""
+"""The promotion history: every change of champion, one JSON line in the workspace's log."""
 
 from __future__ import annotations
 
