@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 
+from juice.adapters.ports import listening
 from juice.settings import Settings
 
 
@@ -31,10 +31,3 @@ def prepare_environment(settings: Settings) -> None:
     for name, value in defaults.items():
         os.environ.setdefault(name, value)
     settings.workspace.prefect_home.mkdir(parents=True, exist_ok=True)
-
-
-def listening(port: int) -> bool:
-    """Something accepts connections on this machine's `port` (a millisecond to ask)."""
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0

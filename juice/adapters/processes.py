@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 from mirakuru import HTTPExecutor
 
+from juice.adapters.commands import serve_command
+from juice.adapters.ports import free_port
 from juice.workspace import PROJECT_ROOT, Workspace
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http_server(
@@ -43,15 +37,6 @@ def http_server(
         stdout=output,
         stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
     )
-
-
-def serve_command(target: str, host: str, port: int, shutdown_seconds: int) -> list[str]:
-    """`bentoml serve` of a service (`module:Class`) or a bento tag; once stopping, it lets
-    requests in progress finish for `shutdown_seconds` (a client that left mid-body
-    would otherwise hold the shutdown for a minute)."""
-    bentoml = str(Path(sys.executable).parent / "bentoml")
-    return [bentoml, "serve", target, "--host", host, "--port", str(port),
-            "--timeout-graceful-shutdown", str(shutdown_seconds)]  # fmt: skip
 
 
 def bento_server(

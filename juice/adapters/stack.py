@@ -1,5 +1,6 @@
-"""The stack `juice up` runs: the Procfile's processes under honcho, each one's output in its
-own log file in the workspace, and the one table of where everything answers.
+"""The stack `juice up` runs: what it needs first (a champion), the Procfile's processes under
+honcho, each one's output in its own log file in the workspace, and the one table of where
+everything answers; and the waits and probes of the processes in it.
 
 honcho starts them together and stops them all on Ctrl-C, SIGTERM, or when any one exits
 (SIGTERM to each process group, SIGKILL after 5 s).
@@ -8,19 +9,28 @@ honcho starts them together and stops them all on Ctrl-C, SIGTERM, or when any o
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
+from filelock import FileLock
 from honcho.environ import parse_procfile
 from honcho.manager import SYSTEM_PRINTER_NAME, Manager
 from honcho.printer import Printer
 
+from juice.adapters.ports import listening
+from juice.errors import JuiceError
+from juice.locks import try_acquire
+from juice.registry.store import Registry
 from juice.settings import Settings
 from juice.workspace import PROJECT_ROOT
 
@@ -141,3 +151,80 @@ def _answers(client: httpx.Client, url: str) -> bool:
         return client.get(url).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def run_stack(settings: Settings, wait: float) -> int:
+    """`juice up`: one stack per workspace, on free ports, with a champion; its processes
+    run until Ctrl-C, SIGTERM or one of them exits (their exit code). The URL table is
+    printed once every part answers (or what is silent after `wait` seconds)."""
+    lock = FileLock(settings.workspace.lock("stack"))
+    if not try_acquire(lock):  # held until this process ends, however it ends
+        raise JuiceError(
+            f"the stack already runs in this workspace ({settings.home}): use it, or stop it "
+            "with Ctrl-C where it runs"
+        )
+    busy = [f"{e.port} ({e.setting})" for e in endpoints(settings) if listening(e.port)]
+    if busy:
+        raise JuiceError(f"in use: port {', '.join(busy)}; stop what listens there or set "
+                         "other ports")  # fmt: skip
+    prepare_stack(settings)
+    started = time.monotonic()
+
+    def report() -> None:
+        silent = wait_until_up(settings, wait)
+        if silent:
+            names = ", ".join(e.name for e in silent)
+            print(f"not answering after {wait:.0f} s: {names} (see {settings.workspace.logs})")
+            return
+        took = time.monotonic() - started
+        print(f"\nthe stack is up ({took:.0f} s); Ctrl-C stops it\n{url_table(settings)}\n",
+              flush=True)  # fmt: skip
+
+    return run_processes(procfile_processes(), settings.workspace.logs, report)
+
+
+def prepare_stack(settings: Settings) -> None:
+    """What the stack needs before it starts: a champion (from a first export and a
+    dataset when there are none); nothing when there is one already. Each step runs as
+    its own `juice` command, its memory and Prefect's temporary server gone with it."""
+    steps: list[list[str]] = []
+    if not _has_champion(settings):
+        landed = settings.workspace.landing
+        if not landed.is_dir() or not any(landed.iterdir()):
+            steps.append(["ingest"])
+        steps += [["build-dataset"], ["train"]]
+    for number, step in enumerate(steps, 1):
+        print(f"[{number}/{len(steps)}] juice {' '.join(step)}", flush=True)
+        started = time.monotonic()
+        if subprocess.call([sys.executable, "-m", "juice.cli", *step]) != 0:
+            raise JuiceError(f"`juice {' '.join(step)}` failed: the stack was not started")
+        print(f"      done in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def _has_champion(settings: Settings) -> bool:
+    return not Registry.missing(settings) and Registry(settings).champion_version() is not None
+
+
+def wait_for(url: str, seconds: float) -> None:
+    """Waits until `url` answers 200; an error after `seconds`."""
+    deadline = time.monotonic() + seconds
+    with httpx.Client(timeout=2) as client:
+        while not _answers(client, url):
+            if time.monotonic() > deadline:
+                raise JuiceError(f"nothing answered at {url} within {seconds:.0f} s")
+            time.sleep(1)
+
+
+@contextmanager
+def scratch_folder(settings: Settings) -> Iterator[Path]:
+    """A temporary folder of this process's own in the workspace, where the app's uploads
+    and scored files go (not the machine's /tmp): the app's libraries find it through
+    GRADIO_TEMP_DIR, TMPDIR and `tempfile`; it is removed when the block ends."""
+    scratch = settings.workspace.ui_scratch / str(os.getpid())
+    scratch.mkdir(parents=True, exist_ok=True)
+    os.environ["GRADIO_TEMP_DIR"] = os.environ["TMPDIR"] = str(scratch)
+    tempfile.tempdir = str(scratch)
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,12 +1,10 @@
-"""Prometheus and Alertmanager configured for this machine's ports, and how to start them.
+"""Prometheus and Alertmanager configured for this machine's ports.
 
 `deployments/prometheus/` holds templates: Prometheus 2.42 and Alertmanager 0.25 do not
 expand environment variables, so the targets are filled in here from the settings and
 the results written under the workspace (`monitoring/`), beside a copy of the rules.
-
-    python -m juice.monitoring.prometheus prometheus    # write the configs, then run it
-    python -m juice.monitoring.prometheus alertmanager
-    python -m juice.monitoring.prometheus pushgateway   # persisting to the workspace
+`juice monitor prometheus` (or `alertmanager`, `pushgateway`) writes them, then runs the
+server (its command line: `juice.adapters.commands`).
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
 from string import Template
@@ -95,48 +92,6 @@ def write_monitoring_configs(settings: Settings, intervals: Intervals | None = N
     _write(workspace.alertmanager_config, render_alertmanager_config(settings, intervals))
 
 
-def prometheus_command(settings: Settings) -> list[str]:
-    """Prometheus on the rendered configuration, its database in the workspace."""
-    workspace = settings.workspace
-    return [
-        _executable("prometheus"),
-        f"--config.file={workspace.prometheus_config}",
-        f"--storage.tsdb.path={workspace.prometheus_data}",
-        f"--storage.tsdb.retention.time={settings.retention_days}d",
-        f"--web.listen-address={LOOPBACK}:{settings.prometheus_port}",
-    ]
-
-
-def alertmanager_command(settings: Settings) -> list[str]:
-    """Alertmanager on the rendered configuration, its state in the workspace."""
-    workspace = settings.workspace
-    return [
-        _executable("prometheus-alertmanager", "alertmanager"),  # Debian's name, upstream's
-        f"--config.file={workspace.alertmanager_config}",
-        f"--storage.path={workspace.alertmanager_data}",
-        f"--web.listen-address={LOOPBACK}:{settings.alertmanager_port}",
-        # A single instance: no cluster gossip (it would listen on 0.0.0.0:9094).
-        "--cluster.listen-address=",
-    ]
-
-
-def pushgateway_command(settings: Settings) -> list[str]:
-    """The Pushgateway on its port, persisting to the workspace: what drift checks pushed
-    survives a restart, and no other Pushgateway on the machine shares the file."""
-    return [
-        _executable("prometheus-pushgateway", "pushgateway"),  # Debian's name, upstream's
-        f"--web.listen-address={LOOPBACK}:{settings.pushgateway_port}",
-        f"--persistence.file={settings.workspace.pushgateway_data}",
-    ]
-
-
-COMMANDS = {
-    "prometheus": prometheus_command,
-    "alertmanager": alertmanager_command,
-    "pushgateway": pushgateway_command,
-}
-
-
 @dataclass(frozen=True)
 class _Endpoint:
     scheme: str
@@ -167,10 +122,3 @@ def _write(path: Path, text: str) -> None:
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     partial.write_text(text)
     partial.replace(path)
-
-
-def _executable(*names: str) -> str:
-    for name in names:
-        if found := shutil.which(name):
-            return found
-    raise JuiceError(f"{names[0]} is not installed: `make system` installs it")

@@ -11,8 +11,8 @@ import pytest
 from commands import assert_one_line_error, juice
 from factories import export, land
 
+from juice.adapters.commands import pushgateway_command
 from juice.adapters.processes import free_port, http_server
-from juice.monitoring.prometheus import pushgateway_command
 from juice.registry.listing import list_versions
 from juice.registry.store import CHECKS_EXPERIMENT, Registry
 from juice.settings import Settings

@@ -23,10 +23,11 @@ import pytest
 import yaml
 from waiting import eventually
 
+from juice.adapters.commands import pushgateway_command
 from juice.adapters.processes import bento_server, free_port, http_server
 from juice.data.simulator import simulate
 from juice.monitoring.drift import AGE_TEST, WATCH_SHARE_TEST, DriftReport, FeatureTest
-from juice.monitoring.prometheus import RULES, pushgateway_command
+from juice.monitoring.prometheus import RULES
 from juice.monitoring.pushgateway import push_drift
 from juice.serving.api import request_visits
 from juice.settings import Settings

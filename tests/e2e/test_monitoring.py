@@ -17,6 +17,7 @@ import yaml
 from factories import small_train_params
 from waiting import eventually
 
+from juice.adapters.commands import alertmanager_command, prometheus_command, pushgateway_command
 from juice.adapters.processes import bento_server, free_port, http_server
 from juice.data.simulator import simulate
 from juice.monitoring.alerts import AlertRecord, read_alert_log
@@ -24,9 +25,6 @@ from juice.monitoring.drift import WATCH_SHARE_TEST, DriftReport, FeatureTest
 from juice.monitoring.prometheus import (
     RULES,
     Intervals,
-    alertmanager_command,
-    prometheus_command,
-    pushgateway_command,
     write_monitoring_configs,
 )
 from juice.monitoring.pushgateway import push_drift

@@ -13,14 +13,12 @@ import yaml
 from starlette.testclient import TestClient
 
 from juice.adapters.alert_receiver import alert_receiver
+from juice.adapters.commands import alertmanager_command, prometheus_command, pushgateway_command
 from juice.errors import JuiceError
 from juice.monitoring.alerts import read_alert_log
 from juice.monitoring.prometheus import (
     RULES,
     Intervals,
-    alertmanager_command,
-    prometheus_command,
-    pushgateway_command,
     render_prometheus_config,
     write_monitoring_configs,
 )
