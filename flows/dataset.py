@@ -27,13 +27,13 @@ def validate(
     export: Path, parsed: dataset.Parsed, params: BuildDatasetParams, cache: ExportCache
 ) -> ValidationReport:
     report = dataset.validate_parsed(parsed, params)
-    dataset.keep(export, parsed, report, cache)
+    dataset.cache_results(export, parsed, report, cache)
     return report
 
 
-@task(cache_policy=NO_CACHE, task_run_name="reuse kept results")
+@task(cache_policy=NO_CACHE, task_run_name="reuse cached results")
 def reuse(exports: list[Path], staging: Path, cache: ExportCache) -> dict[Path, dataset.Batch]:
-    return dataset.reuse_kept(exports, staging, cache)
+    return dataset.reuse_cached(exports, staging, cache)
 
 
 @task(cache_policy=NO_CACHE)
@@ -60,14 +60,14 @@ def build_dataset(sources: list[str] | None = None, versioned: bool = True) -> d
         exports = dataset.landed_exports(settings, params.recent_exports)
         cache = ExportCache(settings.workspace.export_cache, params)
         with staging_area(settings.workspace) as staging:
-            # Reuse what was kept; parse, quarantine and validate the rest
-            kept = reuse(exports, staging, cache)
-            reused, batches = len(kept), []
+            # Reuse what was cached; parse, quarantine and validate the rest
+            cached = reuse(exports, staging, cache)
+            reused, batches = len(cached), []
             for export in exports:
-                if export not in kept:
+                if export not in cached:
                     parsed = parse(export, staging, params)
-                    kept[export] = (parsed, validate(export, parsed, params, cache))
-                batches.append(kept[export])
+                    cached[export] = (parsed, validate(export, parsed, params, cache))
+                batches.append(cached[export])
             # Publish the valid batches
             summary = replace(publish(batches, settings), reused=reused)
         cache.prune()

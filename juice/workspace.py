@@ -179,10 +179,10 @@ class Workspace:
     def staging(self) -> Path:
         return self.work / "staging"
 
-    def kept(self, name: str) -> Path:
-        """An answer of the model store kept while the store is unchanged (`champion`,
+    def memo(self, name: str) -> Path:
+        """An answer of the model store remembered while the store is unchanged (`champion`,
         `versions`): commands that only read need not open it."""
-        return self.work / "kept" / f"{name}.pkl"
+        return self.work / "memo" / f"{name}.pkl"
 
     @property
     def export_cache(self) -> Path:

@@ -77,7 +77,7 @@ def build_app(client: ServiceClient) -> gr.Blocks:
         # or a newly promoted model, shows up there.
         for trigger in (app.load, targeting_tab.select, model_tab.select):
             trigger(refresh, [targeting.card, targeting.plan], outputs, show_progress="hidden",
-                    **IN_ORDER)  # fmt: skip
+                    api_visibility="private", **IN_ORDER)  # fmt: skip
     return app
 
 
@@ -101,11 +101,10 @@ def _visitor_tab(client: ServiceClient) -> None:
                 sex = gr.Radio(list(SEX_WORDS), value=FEMALE_CODE, label="Sex", info=sex_info())
                 age = gr.Number(value=35, label="Age", info=f"years, {AGE_MIN} to {AGE_MAX}")
             gr.Markdown("Seconds of each ad the visitor watched (0 = not watched):")
-            seconds, order = [], []
+            seconds: dict[str, Any] = {}  # flavour -> its control
             for title, flavours in ad_groups():
                 with gr.Accordion(title, open=False), gr.Row():
-                    seconds += [_seconds_input(flavour) for flavour in flavours]
-                order += flavours
+                    seconds |= {flavour: _seconds_input(flavour) for flavour in flavours}
             predict = gr.Button("Predict", variant="primary")
         with gr.Column(scale=6):
             message = gr.Markdown(visible=False, elem_id="visitor-message",
@@ -113,10 +112,13 @@ def _visitor_tab(client: ServiceClient) -> None:
             result = gr.Markdown(elem_id="visitor-result")
             chart = gr.Plot(show_label=False, format="png", visible=False, elem_id="contributions")
             why = gr.Markdown(elem_id="explanation")
+    # The app's API (gradio_client, "Use via API"): predict(sex, age, apple, ..., strawberries)
     predict.click(
-        partial(_predict, client, order),
-        [sex, age, *seconds],
+        partial(_predict, client),
+        [sex, age],
         [message, result, chart, why],
+        inputs_kwargs=seconds,
+        api_name="predict",
     )
 
 
@@ -124,11 +126,9 @@ def _seconds_input(flavour: str) -> gr.Number:
     return gr.Number(value=0, label=flavour_label(flavour), min_width=100, elem_id=f"ad-{flavour}")
 
 
-def _predict(
-    client: ServiceClient, order: list[str], sex: str, age: float, *seconds: float
-) -> tuple[Any, ...]:
+def _predict(client: ServiceClient, sex: str, age: float, **seconds: float) -> tuple[Any, ...]:
     try:
-        visit = visit_from_form(sex, age, dict(zip(order, seconds, strict=True)), _bound(client))
+        visit = visit_from_form(sex, age, seconds, _bound(client))
         prediction = client.predict(visit)
     except (ValueError, ServiceError) as error:
         return _problem(error), "", gr.Plot(visible=False), ""
@@ -191,16 +191,18 @@ def _file_tab(client: ServiceClient, folder: tempfile.TemporaryDirectory) -> Non
     )
     score = partial(_score, client, folder)
     outputs = [message, summary, histogram, rejected, download]
-    upload.upload(score, upload, outputs, concurrency_limit=2)
-    again.click(score, upload, outputs, concurrency_limit=2)
+    # The app's API: score_file(export)
+    upload.upload(score, upload, outputs, concurrency_limit=2, api_name="score_file")
+    again.click(score, upload, outputs, concurrency_limit=2, api_visibility="private")
     upload.clear(lambda: (_message(), "", gr.Plot(visible=False), gr.Dataframe(visible=False),
-                          gr.DownloadButton(visible=False)), None, outputs)  # fmt: skip
+                          gr.DownloadButton(visible=False)), None, outputs,
+                 api_visibility="private")  # fmt: skip
 
 
 def _score(
     client: ServiceClient,
     folder: tempfile.TemporaryDirectory,
-    upload: str | None,
+    export: str | None,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio finds its progress bar
 ) -> tuple[Any, ...]:
     nothing = (
@@ -208,11 +210,11 @@ def _score(
         gr.Dataframe(visible=False),
         gr.DownloadButton(visible=False),
     )
-    if not upload:
+    if not export:
         return _message("Choose an export to score first."), "", *nothing
     progress(0.1, desc="The service is scoring the file")
     try:
-        scored = client.score_file(Path(upload))
+        scored = client.score_file(Path(export))
     except ServiceError as error:
         return _problem(error), "", *nothing
     progress(0.8, desc="Reading the scores")
@@ -221,7 +223,7 @@ def _score(
         threshold = client.model_card().get("threshold")
     except ServiceError:  # the histogram goes without its threshold line
         threshold = None
-    target = Path(folder.name) / uuid.uuid4().hex / scored_file_name(Path(upload).name)
+    target = Path(folder.name) / uuid.uuid4().hex / scored_file_name(Path(export).name)
     target.parent.mkdir()
     target.write_bytes(scored.csv)  # exactly as the service answered
     lines = [[line, reason] for line, reason in scored.rejected_lines]
@@ -274,12 +276,13 @@ def _targeting_tab(client: ServiceClient) -> TargetingTab:
     chart = gr.Plot(show_label=False, format="png", visible=False, elem_id="targeting-chart")
     outputs = [card, plan, message, summary, chart]
     moves = partial(_plan, client)
+    # The app's API: plan_by_threshold(percent, visitors), plan_by_reach(percent, visitors)
     threshold.input(partial(moves, "threshold"), [card, threshold, visitors], [*outputs, reach],
-                    show_progress="hidden", **IN_ORDER)  # fmt: skip
+                    show_progress="hidden", api_name="plan_by_threshold", **IN_ORDER)  # fmt: skip
     reach.input(partial(moves, "reach"), [card, reach, visitors], [*outputs, threshold],
-                show_progress="hidden", **IN_ORDER)  # fmt: skip
+                show_progress="hidden", api_name="plan_by_reach", **IN_ORDER)  # fmt: skip
     visitors.input(partial(moves, "visitors"), [card, threshold, visitors], [*outputs, reach],
-                   show_progress="hidden", **IN_ORDER)  # fmt: skip
+                   show_progress="hidden", api_visibility="private", **IN_ORDER)  # fmt: skip
     return TargetingTab(card, plan, message, threshold, reach, visitors, summary, chart)
 
 

@@ -167,10 +167,10 @@ class ServiceClient:
                 f"{self._service} failed on this request (HTTP {status}); try again, "
                 "and tell the data team if it keeps happening."
             )
-        return f"The service refused the {what}: {_reason(response, what)}."
+        return f"The service refused the {what}: {_service_words(response, what)}."
 
 
-def _reason(response: httpx.Response, field: str) -> str:
+def _service_words(response: httpx.Response, field: str) -> str:
     """The service's own words for a 4xx, without the `field: ` its errors start with."""
     try:
         body = response.json()

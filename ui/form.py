@@ -59,9 +59,9 @@ def visit_from_form(
 
 
 def _whole(value: float | None, label: str, low: int, high: int | None) -> int:
-    bounds = f"between {low} and {high}" if high is not None else f"of at least {low}"
+    bounds = f"between {low:,} and {high:,}" if high is not None else f"of at least {low:,}"
     if value is None or not math.isfinite(value) or value != int(value):
         raise ValueError(f"{label} must be a whole number {bounds}.")
     if value < low or (high is not None and value > high):
-        raise ValueError(f"{label} must be a whole number {bounds}; it is {value:g}.")
+        raise ValueError(f"{label} must be a whole number {bounds}; it is {int(value):,}.")
     return int(value)

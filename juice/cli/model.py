@@ -45,9 +45,9 @@ def models(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List registered versions with metrics and aliases."""
     if ctx.invoked_subcommand is not None:
         return
-    from juice.registry.kept import kept_versions
+    from juice.registry import memo
 
-    versions = kept_versions(load_settings())
+    versions = memo.versions(load_settings())
     lines = [
         f"v{v.version:<4} {v.status:<17} threshold {v.threshold or 0:.3f}  "
         + "  ".join(f"{k} {x:.4f}" for k, x in v.metrics.items())
@@ -95,10 +95,10 @@ def predict(
         raise JuiceError(f"{source}: no such file")
     from juice.model.scoring import score_export
     from juice.params import seconds_bound
-    from juice.registry.kept import kept_champion
+    from juice.registry import memo
 
     settings = load_settings()
-    model = kept_champion(settings)
+    model = memo.champion(settings)
     result = score_export(
         source,
         out,

@@ -3,7 +3,7 @@ that shape them: a build reprocesses only new exports, and what a parameter chan
 touches, not the whole landing zone.
 
 An entry is the parser's files (accepted rows, quarantine), its counts and the
-validation report, exactly as a fresh run writes them, so a build from kept results
+validation report, exactly as a fresh run writes them, so a build from cached results
 gives the same bytes as one from scratch.
 """
 
@@ -25,7 +25,7 @@ from juice.data.validation import ValidationReport
 from juice.params import BuildDatasetParams
 
 # The code that shapes the results: a change to it (a new rule, a new format) makes the
-# kept results stale, as a parameter change does.
+# cached results stale, as a parameter change does.
 _SHAPING = (parsing, validation, schema)
 _PARSED = "parsed.json"
 _REPORT = "report.json"
@@ -40,7 +40,7 @@ def _code_hash() -> str:
 
 
 class ExportCache:
-    """Parse and validation results kept in `root`, one folder per key."""
+    """Parse and validation results cached in `root`, one folder per key."""
 
     def __init__(self, root: Path, params: BuildDatasetParams) -> None:
         self.root = root
@@ -59,7 +59,7 @@ class ExportCache:
     def get(
         self, export: Path, accepted: Path, quarantine: Path
     ) -> tuple[ParseResult, ValidationReport] | None:
-        """The kept results, their files linked to `accepted` and `quarantine`; None if
+        """The cached results, their files linked to `accepted` and `quarantine`; None if
         the export was never processed with these parameters."""
         folder = self.root / self.key(export)
         if not folder.is_dir():
@@ -85,12 +85,12 @@ class ExportCache:
         report.write(partial / _REPORT)
         try:
             partial.rename(folder)
-        except OSError:  # kept meanwhile by another run
+        except OSError:  # cached meanwhile by another run
             shutil.rmtree(partial, ignore_errors=True)
 
     def prune(self) -> int:
         """Removes every entry this cache did not look up (exports no longer built, or
-        kept under other parameters); how many it removed."""
+        cached under other parameters); how many it removed."""
         used = set(self.keys.values())
         stale = [path for path in self.root.glob("*") if path.name not in used]
         for path in stale:

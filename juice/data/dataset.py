@@ -3,7 +3,7 @@
 The build is a pure function of the landed exports (in landing order) and the
 parameters, so DVC can rebuild it: each run swaps in the new dataset whole. An export
 already processed with the same content and parameters is not processed again: its
-kept results are the bytes a fresh run would write (`juice.data.cache`).
+cached results are the bytes a fresh run would write (`juice.data.cache`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class BuildSummary:
     dataset_rows: int
     batches: list[BatchOutcome]
     dataset_version: str | None = None
-    # Exports whose kept results were reused (not in the file: the dataset and its record
+    # Exports whose cached results were reused (not in the file: the dataset and its record
     # are the same however they were computed).
     reused: int = 0
 
@@ -96,17 +96,19 @@ def parse_landed(export: Path, staging: Path, params: BuildDatasetParams) -> Par
         return UnreadableExport(export.name, error.reason)
 
 
-def reuse_kept(exports: list[Path], staging: Path, cache: ExportCache) -> dict[Path, Batch]:
+def reuse_cached(exports: list[Path], staging: Path, cache: ExportCache) -> dict[Path, Batch]:
     """The exports processed before with the same content and parameters, their results
     placed in the staging area as a fresh parse would place them."""
-    kept: dict[Path, Batch] = {}
+    cached: dict[Path, Batch] = {}
     for export in exports:
         if (batch := cache.get(export, *_staged(export, staging))) is not None:
-            kept[export] = batch
-    return kept
+            cached[export] = batch
+    return cached
 
 
-def keep(export: Path, parsed: Parsed, report: ValidationReport, cache: ExportCache) -> None:
+def cache_results(
+    export: Path, parsed: Parsed, report: ValidationReport, cache: ExportCache
+) -> None:
     """Keeps a fresh result for the next build (a file that cannot be read is cheap to
     refuse again)."""
     if isinstance(parsed, ParseResult):

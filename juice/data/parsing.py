@@ -149,7 +149,7 @@ class ExportBlocks:
         )
         try:
             rejected = _Rejected(staging)
-            for rows, broken in ahead(self._judged()):
+            for rows, broken in ahead(self._sorted_blocks()):
                 rejected.keep(broken)
                 self.accepted += len(rows)
                 yield rows
@@ -158,7 +158,7 @@ class ExportBlocks:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def _judged(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    def _sorted_blocks(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
         """Each block judged while the next is read with polars' typed reader (and the
         one before is consumed): three stages, so both cores stay busy."""
         read = (
@@ -166,7 +166,9 @@ class ExportBlocks:
             for block, first_line, lines in _blocks(self.path, self.layout.header)
         )
         for block, first_line, typed in ahead(read):
-            yield _judge(block, first_line, typed, self.layout, self.source, self.path)
+            yield _accepted_and_broken(
+                block, first_line, typed, self.layout, self.source, self.path
+            )
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,7 @@ def _rest_of_line(stream: BinaryIO) -> bytes:
     return rest
 
 
-def _judge(
+def _accepted_and_broken(
     block: bytes,
     first_line: int,
     read: tuple[pl.DataFrame, pl.Series] | None,
@@ -256,17 +258,19 @@ def _judge(
     raw text field by field.
     """
     if read is None:
-        return _reason(_raw_lines(block, first_line, path), layout, source)
+        return _reasoned_accepted_and_broken(_raw_lines(block, first_line, path), layout, source)
     typed, flagged = read
     rows = typed.with_row_index(LINE, offset=first_line)
     marks = _suspicious(block)
     if not marks and not flagged.any():
-        return rows.select(_cast(source)), _NO_LINES
+        return rows.select(_fast_path_columns(source)), _NO_LINES
     newlines = np.flatnonzero(np.frombuffer(block, np.uint8) == _NEWLINE)
     flagged = flagged.scatter(np.unique(np.searchsorted(newlines, marks)), True)
-    rows = rows.filter(~flagged).select(_cast(source))
+    rows = rows.filter(~flagged).select(_fast_path_columns(source))
     doubted = _lines_at(block, newlines, flagged.arg_true().to_numpy())
-    checked, broken = _reason(doubted.with_columns(pl.col(LINE) + first_line), layout, source)
+    checked, broken = _reasoned_accepted_and_broken(
+        doubted.with_columns(pl.col(LINE) + first_line), layout, source
+    )
     if len(checked):  # lines the fast path doubted but the rules accept: back in line order
         rows = pl.concat([rows, checked]).sort(LINE)
     return rows, broken
@@ -387,12 +391,14 @@ def _raw_lines(block: bytes, first_line: int, path: Path) -> pl.DataFrame:
     )
 
 
-def _reason(lines: pl.DataFrame, layout: _Layout, source: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _reasoned_accepted_and_broken(
+    lines: pl.DataFrame, layout: _Layout, source: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The reasoned path: each line split on commas and every rule checked on the text."""
     bad = pl.any_horizontal([broken for broken, _ in layout.rules])
     judged = (
         _split(lines.lazy(), layout.positions)
-        .select(*_typed(source), bad.alias(_BAD), pl.col(RAW))
+        .select(*_reasoned_path_columns(source), bad.alias(_BAD), pl.col(RAW))
         .collect()
     )
     rows = judged.filter(~pl.col(_BAD)).drop(_BAD, RAW)
@@ -531,7 +537,7 @@ def _rules(
     return rules
 
 
-def _typed(source: str) -> list[pl.Expr]:
+def _reasoned_path_columns(source: str) -> list[pl.Expr]:
     """The reasoned path's typed columns, from the split text."""
     label_text = pl.col(_FIELDS[len(FEATURES)])
     return [
@@ -547,7 +553,7 @@ def _typed(source: str) -> list[pl.Expr]:
     ]
 
 
-def _cast(source: str) -> list[pl.Expr]:
+def _fast_path_columns(source: str) -> list[pl.Expr]:
     """The fast path's typed columns, from the rows its checks accepted."""
     return [
         pl.col(SEX).cast(SexDtype),

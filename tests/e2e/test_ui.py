@@ -167,6 +167,29 @@ def test_a_visitor_the_service_would_refuse_gets_a_sentence(page):
     expect(page.locator("#visitor-result")).not_to_contain_text("%")
 
 
+def test_seconds_past_the_services_bound_get_a_sentence_naming_the_ad(page):
+    predict_in_page(page, VISIT | {"apple": 10**12})
+    expect(page.locator("#visitor-message")).to_have_text(
+        "Apple must be a whole number between 0 and 3,600; it is 1,000,000,000,000."
+    )
+
+
+def test_the_apps_api_names_each_event_and_its_inputs_and_hides_the_internal_ones(app_url, service):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert set(endpoints) == {"/predict", "/score_file", "/plan_by_threshold", "/plan_by_reach"}
+    assert [p["parameter_name"] for p in endpoints["/predict"]["parameters"]] == [
+        "sex", "age", *FLAVOURS
+    ]  # fmt: skip
+    assert [p["parameter_name"] for p in endpoints["/score_file"]["parameters"]] == ["export"]
+    _, result, *_ = client.predict("F", 41, blackcurrant=76, api_name="/predict")
+    expected = api(service, "/predict", json={"visits": [{"sex": "F", "age": 41,
+                                                          "blackcurrant": 76}]})  # fmt: skip
+    assert f"{expected.json()[0]['probability']:.1%}" in result
+
+
 # Score a file.
 
 BROKEN = {5: "M,thirty" + ",0" * 23 + ",N", 17: "M,30,0,0", 100: "F,41" + ",0" * 22 + ",-5,Y"}

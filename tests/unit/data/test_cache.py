@@ -16,16 +16,16 @@ def processed(path, staging, params=PARAMS):
     return parsed, validate_parsed(parsed, params)
 
 
-def test_kept_results_come_back_as_they_were_written(tmp_path):
+def test_cached_results_come_back_as_they_were_written(tmp_path):
     path = export(tmp_path / "e.csv", rows=300)
     cache = ExportCache(tmp_path / "cache", PARAMS)
     parsed, report = processed(path, tmp_path / "first")
     assert cache.get(path, tmp_path / "a.parquet", tmp_path / "q.csv") is None
     cache.put(path, parsed, report)
 
-    kept_parsed, kept_report = cache.get(path, tmp_path / "a.parquet", tmp_path / "q.csv")
-    assert kept_report == report
-    assert kept_parsed.rows_accepted == parsed.rows_accepted == 300
+    cached_parsed, cached_report = cache.get(path, tmp_path / "a.parquet", tmp_path / "q.csv")
+    assert cached_report == report
+    assert cached_parsed.rows_accepted == parsed.rows_accepted == 300
     assert (tmp_path / "a.parquet").read_bytes() == parsed.accepted_path.read_bytes()
     assert (tmp_path / "q.csv").read_bytes() == parsed.quarantine_path.read_bytes()
 

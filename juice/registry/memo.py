@@ -1,4 +1,4 @@
-"""What commands read from the workspace's own store, kept beside it while it is unchanged.
+"""The store's answers remembered (a memo) beside it while it is unchanged: what commands read.
 
 Opening the store costs seconds (MLflow's import and its database's set-up); listing
 the versions or scoring a small file offline should not. Each answer is kept with the
@@ -26,7 +26,7 @@ from juice.settings import Settings
 T = TypeVar("T")
 
 
-def kept_champion(settings: Settings) -> ServedModel:
+def champion(settings: Settings) -> ServedModel:
     """The champion, ready to score. The copy holds the model's arithmetic (a
     `LinearForm`, numpy alone) for every shape the grid can pick, so scoring from it
     imports neither MLflow nor scikit-learn."""
@@ -35,33 +35,33 @@ def kept_champion(settings: Settings) -> ServedModel:
         pipeline, card = Registry(settings).load()
         return linear_form(pipeline) or pipeline, card.to_json()
 
-    model, card = _kept(settings.workspace.kept("champion"), settings, load)
+    model, card = _remembered(settings.workspace.memo("champion"), settings, load)
     return ServedModel(model, ModelCard.from_json(card))
 
 
-def kept_versions(settings: Settings) -> list[VersionSummary]:
-    """Every registered version, newest first (`Registry.versions`)."""
-    return _kept(
-        settings.workspace.kept("versions"), settings, lambda: list_versions(Registry(settings))
+def versions(settings: Settings) -> list[VersionSummary]:
+    """Every registered version, newest first (`listing.list_versions`)."""
+    return _remembered(
+        settings.workspace.memo("versions"), settings, lambda: list_versions(Registry(settings))
     )
 
 
-def _kept(path: Path, settings: Settings, ask: Callable[[], T]) -> T:
+def _remembered(path: Path, settings: Settings, ask: Callable[[], T]) -> T:
     stamp = store_stamp(settings)
     if stamp is not None and path.exists():
         with path.open("rb") as stream:
             # Written by this workspace, as MLflow's own pickles are: the stamp first, so
             # a stale copy costs no unpickling of the rest.
             if pickle.load(stream) == stamp:
-                kept: T = pickle.load(stream)
-                return kept
+                remembered: T = pickle.load(stream)
+                return remembered
     answer = ask()
     if stamp is not None:
-        _keep(path, stamp, answer)
+        _remember(path, stamp, answer)
     return answer
 
 
-def _keep(path: Path, stamp: tuple[int, ...], answer: Any) -> None:
+def _remember(path: Path, stamp: tuple[int, ...], answer: Any) -> None:
     """Writes the copy whole, then swaps it in: a reader sees the old copy or the new."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as out:
