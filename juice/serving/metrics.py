@@ -83,9 +83,12 @@ def service_metrics() -> ServiceMetrics:
 
 
 def observe_many(histogram: Histogram, values: np.ndarray) -> None:
-    """`observe` for a whole batch: one increment per bucket, not one per value (a
-    multiprocess observe writes a file; 1,000 of them per request cost milliseconds).
-    Relies on prometheus_client's bucket layout (non-cumulative `_buckets`, `_sum`)."""
+    """`observe` for a whole batch: one increment per bucket, not one per value.
+
+    Why the private children: prometheus_client has no public batch observe, and one
+    `observe` per value costs about 1.6 µs in multiprocess mode (a file write), some 3 ms
+    of a 1,000-visit request whose own work is about 6 ms; the unit test pins that the
+    exposition equals one `observe` per value (non-cumulative `_buckets`, `_sum`)."""
     bounds = np.asarray(histogram._upper_bounds)  # noqa: SLF001
     counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds))
     for bucket, count in zip(histogram._buckets, counts, strict=False):  # noqa: SLF001
