@@ -47,8 +47,11 @@ def version(settings: Settings) -> str:
 
 
 @flow(name="build-dataset")
-def build_dataset(sources: list[str] | None = None, versioned: bool = True) -> dataset.BuildSummary:
-    """Builds the training dataset from the landing zone (after landing `sources`, if any)."""
+def build_dataset(
+    sources: list[str] | None = None, versioned: bool = True, since: str | None = None
+) -> dataset.BuildSummary:
+    """Builds the training dataset from the landing zone (after landing `sources`, if any);
+    with `since`, from that export on only (a new regime's data)."""
     settings = Settings()
     params = workspace_params(settings).build_dataset
     # Ingest
@@ -57,7 +60,7 @@ def build_dataset(sources: list[str] | None = None, versioned: bool = True) -> d
     with versioning.landing_lock(
         settings.workspace
     ):  # no export lands until DVC has recorded the build
-        exports = dataset.landed_exports(settings, params.recent_exports)
+        exports = dataset.landed_exports(settings, params.recent_exports, since)
         cache = ExportCache(settings.workspace.export_cache, params)
         with staging_area(settings.workspace) as staging:
             # Reuse what was cached; parse, quarantine and validate the rest

@@ -1,16 +1,17 @@
-"""The drift-check flow: window -> tests -> report -> on drift: rebuild, retrain, gate."""
+"""The drift-check flow: window -> tests -> the incident's next step (a training on the new
+regime when due) -> report. The policy lives in `juice.monitoring` (incidents, loop); the
+flow gives it its training: the dataset and training flows, then the live service's check."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
-from filelock import FileLock
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from juice.locks import try_acquire
+from juice.monitoring import loop
 from juice.monitoring.check import (
     DriftCheck,
     DriftOutcome,
@@ -33,77 +34,54 @@ def test_window(settings: Settings, current: str | None) -> DriftCheck:
     return check_drift(settings, params, Path(current) if current else None)
 
 
-@task(cache_policy=NO_CACHE)
-def announce(settings: Settings, check: DriftCheck) -> list[str]:
-    create_markdown_artifact(report_markdown(check), key="drift-report")
-    create_table_artifact([test.to_dict() for test in check.report.tests], key="drift-tests")
-    return push_check(settings, check)
-
-
 @flow(name="drift-check")
 def drift_check(current: str | None = None, retrain: bool = True) -> DriftOutcome:
-    """Tests the newest visits against the champion's training data; on drift (and with
-    `retrain`), rebuilds the dataset and trains a challenger for the gate."""
+    """Tests the newest visits against the champion's reference; a check of the loop moves
+    the drift incident (opens it, trains on the new regime, closes it), a check by hand
+    (`current`, or no retraining) only judges."""
     settings = Settings()
-    # Test the window against the champion's own training data
+    # Test the window against the champion's reference
     check = test_window(settings, current)
-    # Announce the verdict: Prefect artifacts, Pushgateway
-    check = replace(check, warnings=[*check.warnings, *announce(settings, check)])
-    champion = check.model_version
-    if not check.report.drift:
-        outcome = DriftOutcome(check, False, False, champion, "no drift: nothing to do")
-    elif not retrain:
-        outcome = DriftOutcome(check, False, False, champion, "drift: reported only (--no-retrain)")
+    training = partial(retrain_challenger, settings, check.model_version)
+    if current is None and retrain:
+        # The loop: the incident's next step, one check at a time
+        outcome = loop.check_in_loop(settings, check, workspace_params(settings), training)
     else:
-        # On drift: rebuild, retrain, the gate; the live service switches or is rolled back
-        outcome = act_on_drift(settings, check)
-    # Record the check and what followed: the JSON report, an MLflow run, an artifact
+        # By hand: no incident moves (a file given: drift retrains on every landed export)
+        outcome = loop.check_by_hand(settings, check, retrain, training)
+    # Record the check and what followed: report, MLflow run, Pushgateway, artifacts
     return record(settings, outcome)
 
 
 @task(cache_policy=NO_CACHE)
 def record(settings: Settings, outcome: DriftOutcome) -> DriftOutcome:
-    record_outcome(settings, outcome)
+    outcome = record_outcome(settings, outcome, push_check(settings, outcome))
+    create_markdown_artifact(report_markdown(outcome.check), key="drift-report")
+    create_table_artifact([t.to_dict() for t in outcome.check.report.tests], key="drift-tests")
     create_markdown_artifact(action_markdown(outcome), key="drift-action")
     return outcome
 
 
-def act_on_drift(settings: Settings, check: DriftCheck) -> DriftOutcome:
-    """Rebuilds the dataset, trains a challenger; if the gate promotes it, verifies that
-    the live service serves it, or rolls back. One check at a time does this: a check
-    that finds another at it waits for it to finish and reports its result (both saw the
-    same landed data), so its answer names the champion truly in charge."""
-    settings.workspace.work.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(settings.workspace.lock("retrain"))
-    if not try_acquire(lock):
-        with lock:  # a killed check's lock dies with its process: this never waits forever
-            now = Registry(settings).require_champion()
-        action = f"drift: another check retrained meanwhile; champion v{now}"
-        return DriftOutcome(check, False, False, now, action)
-    try:
-        return _retrain(settings, check)
-    finally:
-        lock.release()
-
-
-def _retrain(settings: Settings, check: DriftCheck) -> DriftOutcome:
+def retrain_challenger(
+    settings: Settings, champion: str, since: str | None, must_improve: bool
+) -> loop.Retrained:
+    """Rebuilds the dataset (from `since` on: a new regime), trains a challenger; if the gate
+    promotes it, verifies that the live service serves it, or rolls back."""
     from flows.dataset import build_dataset
     from flows.training import train
 
-    champion = check.model_version
-    build_dataset()
-    outcome = train()
+    built = build_dataset(since=since)
+    outcome = train(must_improve=must_improve)
+    done = loop.Retrained(outcome.model_version, outcome.promoted, built.dataset_rows)
     if not outcome.promoted:
-        action = f"retrained: v{outcome.model_version} kept out by the gate"
-        return DriftOutcome(check, True, False, champion, action)
+        return done
     # The running service switches to the new champion: verify it, or roll back
     smoke = verify(settings, outcome.model_version)
     if smoke.passed is False:
         roll_back(settings, champion, outcome.model_version, smoke.detail)
-        action = f"retrained: v{outcome.model_version} promoted, then rolled back to v{champion}"
-        return DriftOutcome(check, True, False, champion, action, smoke.detail)
-    action = f"retrained: v{outcome.model_version} promoted"
-    return DriftOutcome(check, True, True, outcome.model_version, action, smoke.detail)
+    rolled_back = smoke.passed is False
+    return loop.Retrained(outcome.model_version, not rolled_back, built.dataset_rows,
+                          rolled_back, smoke.detail)  # fmt: skip
 
 
 @task(cache_policy=NO_CACHE)

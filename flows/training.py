@@ -44,14 +44,15 @@ def register(
 
 @task(cache_policy=NO_CACHE)
 def judge(
-    trained: TrainedModel, params: TrainParams, registry: Registry
+    trained: TrainedModel, params: TrainParams, registry: Registry, improve: bool
 ) -> tuple[GateDecision, str | None]:
-    return promotion.challenge(trained, params.gate, registry)
+    return promotion.challenge(trained, params.gate, registry, improve=improve)
 
 
 @flow(name="train")
-def train() -> TrainingOutcome:
-    """Trains a challenger on the published dataset; promotes it if it passes the gate."""
+def train(must_improve: bool = False) -> TrainingOutcome:
+    """Trains a challenger on the published dataset; promotes it if it passes the gate
+    (with `must_improve`, only if it beats the champion)."""
     settings = Settings()
     params = workspace_params(settings).train
     registry = Registry(settings, create=True)
@@ -73,7 +74,7 @@ def train() -> TrainingOutcome:
     # Gate: the challenger against the champion of this moment (the registry's lock is
     # held from judging to promoting), on the same fresh test rows
     with registry.locked():
-        decision, champion = judge(trained, params, registry)
+        decision, champion = judge(trained, params, registry, must_improve)
         promotion.record_decision(registry, card.version, decision)
         if decision.promote:
             promotion.promote(registry, card.version, decision.reason)

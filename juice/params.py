@@ -166,36 +166,54 @@ class DriftParams(_Frozen):
     the drifted scenarios for detection); its output and the README give the figures.
     """
 
-    # Benjamini-Hochberg over all feature tests (48 when every KS runs): the rate keeps
-    # the feature tests' false alarms inside the check's budget, beside the concept check's.
-    false_discovery_rate: float = Field(0.025, gt=0, lt=1)
+    # Benjamini-Hochberg over all feature tests (48 when every KS runs). A check runs
+    # every hour: the rate keeps a month of stable checks free of false alarms, at the
+    # cost of subtle changes (a few points of one ad's watch share) going unseen.
+    false_discovery_rate: float = Field(0.0005, gt=0, lt=1)
     # Effect floors, so that a huge window does not alarm on a change too small to
     # retrain for. Share tests (sex, each ad's watch share): |current - reference share|;
     # KS tests (age, seconds among watchers): the KS statistic. At the window sizes of an
     # hourly check the p-value decides; the floors bind in windows of many thousands.
-    min_share_difference: float = Field(0.02, ge=0, le=1)
-    min_ks_statistic: float = Field(0.05, ge=0, le=1)
+    min_share_difference: float = Field(0.03, ge=0, le=1)
+    min_ks_statistic: float = Field(0.05, ge=0, le=1)  # age
+    min_seconds_ks_statistic: float = Field(0.1, ge=0, le=1)  # seconds among watchers
     # Below this many visits in the window (or the reference) the verdict is
     # insufficient-data: fewer visits cannot tell the planted changes from chance.
     min_window_rows: int = Field(1000, ge=1)
+    # A check judges at most the newest this many visits landed since its reference, so
+    # its power does not fade as visits pile up nor its verdict lag a change.
+    window_visits: int = Field(3000, ge=1)
     # The among-watchers KS is skipped (and said so) below this many watchers on either
     # side: after the correction, a handful of watchers can only reveal a huge change.
     min_watchers: int = Field(20, ge=2)
 
-    # Concept drift needs this many labelled rows with both outcomes (as for the window).
+    # Concept drift needs this many labelled rows with both outcomes (as for the window),
+    # and judges the newest `concept_visits` labelled visits of the window: a change of
+    # what makes people buy shows at once, not diluted by the window's older part.
     min_labelled_rows: int = Field(1000, ge=10)
+    concept_visits: int = Field(1000, ge=10)
     # Resamples for both bootstrap intervals (10 beyond each end of a 95% interval).
     bootstrap: int = Field(400, ge=50)
-    # Two-sided confidence of both intervals.
-    confidence: float = Field(0.95, gt=0.5, lt=1)
+    # Two-sided confidence of the intervals (a check an hour: high, so stable checks
+    # stay quiet for a month).
+    confidence: float = Field(0.99, gt=0.5, lt=1)
     # Average precision: drift when the window's upper bound is below the champion's test
     # figure by more than this (that figure has noise of its own). It also falls when only
     # who visits changes (the base rate), where the model is still right.
     average_precision_tolerance: float = Field(0.02, ge=0, le=1)
+    # Whether that view alone makes concept drift. It also falls when only who visits
+    # changes (the base rate), where the champion is still right: reported, not deciding.
+    average_precision_decides: bool = False
+    # Precision at the threshold: drift when the interval of (realised - expected) on the
+    # visitors the champion targeted lies below minus this: its promises no longer hold.
+    precision_tolerance: float = Field(0.08, ge=0, le=1)
+    # Whether that view alone makes concept drift (the one that moves first when what
+    # makes people buy changes: the visitors the champion targets stop buying).
+    precision_decides: bool = True
     # Log-loss: drift when the lower bound of the excess over the expected log-loss is
     # above this (nats per row): stable and shifted-visitor windows sit near 0, a change
     # of what makes people buy far above.
-    log_loss_tolerance: float = Field(0.01, ge=0)
+    log_loss_tolerance: float = Field(0.03, ge=0)
     # Page-Hinkley over the per-row Brier excess (y - p)^2 - p(1 - p). Frouros' default
     # lambda (50) never fires on windows of an hourly check; a lower one trades false
     # alarms against how soon a change part-way through a window is seen.
@@ -204,9 +222,25 @@ class DriftParams(_Frozen):
     page_hinkley_alpha: float = Field(0.9999, gt=0, le=1)
     page_hinkley_min_rows: int = Field(30, ge=1)
     # Whether the streaming detector firing alone makes concept drift: it finds a change
-    # that comes mid-window, for a few false alarms of its own.
-    stream_decides: bool = True
+    # that comes mid-window, for a few false alarms of its own (reported either way).
+    stream_decides: bool = False
     seed: int = 0
+
+    # Incidents (`juice.monitoring.incidents`): a sustained change is one incident.
+    # A champion that does worse on the new regime is replaced by one trained on it once
+    # it holds this many visits ...
+    retrain_visits: int = Field(2000, ge=1)
+    # ... and trained against once more when it holds this many: as many as a champion
+    # should learn from (a model of a few thousand visits is poorer and overconfident).
+    settle_visits: int = Field(20_000, ge=1)
+    # A champion that handles the new regime is confirmed on it once it holds this many.
+    confirm_visits: int = Field(4000, ge=1)
+    # A settled incident whose change keeps growing, though the champion handles it,
+    # moves the reference to the newest this many visits instead of training again.
+    reference_visits: int = Field(5000, ge=1)
+    # Stable checks in a row that close a settled incident (a change still growing may
+    # pause for a few hours between refreshes: half a day keeps it one incident).
+    close_after: int = Field(12, ge=1)
 
 
 class Params(_Frozen):

@@ -50,6 +50,11 @@ class Workspace:
         return self.data / "drift"
 
     @property
+    def drift_loop(self) -> Path:
+        """The drift loop's state: the current or last incident, the last export judged."""
+        return self.drift_reports / "loop.json"
+
+    @property
     def build_summary(self) -> Path:
         """The last build's counts (a DVC metric)."""
         return self.data / "build-dataset.json"

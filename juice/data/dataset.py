@@ -74,11 +74,17 @@ Batch = tuple[Parsed, "ValidationReport"]
 NO_EXPORT = "the landing zone holds no export: run `juice ingest` first"
 
 
-def landed_exports(settings: Settings, recent: int | None = None) -> list[Path]:
+def landed_exports(
+    settings: Settings, recent: int | None = None, since: str | None = None
+) -> list[Path]:
     """The exports in the landing zone in landing order (landed files are read-only, so
-    their modification time is when they landed), only the `recent` last if given."""
+    their modification time is when they landed): only the `recent` last if given, only
+    from the export named `since` on if given (none if it is not there)."""
     landing = settings.workspace.landing
     exports = sorted(landing.glob("*.csv"), key=_landed_at) if landing.is_dir() else []
+    if since is not None:
+        names = [path.name for path in exports]
+        exports = exports[names.index(since) :] if since in names else []
     return exports[-recent:] if recent else exports
 
 

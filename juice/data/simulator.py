@@ -7,7 +7,7 @@ log of the seconds watched). Scenarios change the world the way markets drift.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -113,11 +113,32 @@ def world_for(scenario: str) -> World:
     return SCENARIOS[scenario](_base_world())
 
 
+def blend(start: World, end: World, share: float) -> World:
+    """A world `share` of the way from `start` to `end` (0: start, 1: end): a change that
+    grows gradually, every number of the world moved in proportion."""
+    if not 0 <= share <= 1:
+        raise ValueError(f"share {share} is not in [0, 1]")
+    moved = {
+        field.name: (1 - share) * getattr(start, field.name) + share * getattr(end, field.name)
+        for field in fields(World)
+    }
+    return World(**moved)
+
+
+def mean_age(world: World) -> float:
+    """The visitors' expected age in `world` (before the bounds clip it)."""
+    return AGE_MIN + world.age_shape * world.age_scale
+
+
 def simulate(rows: int, seed: int, scenario: str = "stable") -> pl.DataFrame:
     """Visits with typed columns plus the true purchase probability behind each label."""
+    return simulate_world(rows, seed, world_for(scenario))
+
+
+def simulate_world(rows: int, seed: int, world: World) -> pl.DataFrame:
+    """Visits of `world` with typed columns plus the true purchase probability."""
     if rows < 1:
         raise ValueError("rows must be at least 1")
-    world = world_for(scenario)
     rng = np.random.default_rng(seed)
     n_flavours = len(FLAVOURS)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ import polars as pl
 
 from juice.data.files import file_hash, link_or_copy
 from juice.errors import JuiceError
+from juice.schema import SOURCE
 from juice.settings import Settings
 
 NO_DATASET = "no published dataset: run `juice build-dataset` first"
@@ -35,6 +37,17 @@ def snapshot_dataset(settings: Settings) -> DatasetSnapshot:
     files = sorted(settings.workspace.dataset.glob("*.parquet"))
     if not files:
         raise JuiceError(NO_DATASET)
+    return _freeze(settings, files)
+
+
+def _parent(settings: Settings) -> Path:
+    settings.workspace.snapshots.mkdir(parents=True, exist_ok=True)
+    return settings.workspace.snapshots
+
+
+def _freeze(settings: Settings, files: list[Path]) -> DatasetSnapshot:
+    """`files` kept under their content hash (once per content)."""
+    files = sorted(files)
     digest = hashlib.sha256()
     for file in files:
         digest.update(file.name.encode() + b"\0" + file_hash(file).encode() + b"\n")
@@ -50,6 +63,20 @@ def snapshot_dataset(settings: Settings) -> DatasetSnapshot:
         except OSError:  # a concurrent run kept the same content first
             shutil.rmtree(staging, ignore_errors=True)
     return _snapshot(folder)
+
+
+def snapshot_visits(settings: Settings, visits: pl.DataFrame) -> DatasetSnapshot:
+    """Freezes typed visits (with their `source`) as a snapshot, one file per export as a
+    published dataset holds them: a reference that is not a built dataset (the newest
+    visits of a regime)."""
+    with tempfile.TemporaryDirectory(dir=_parent(settings)) as tmp:
+        files = []
+        for (source,), rows in visits.partition_by(
+            SOURCE, as_dict=True, maintain_order=True
+        ).items():
+            files.append(Path(tmp) / f"{Path(str(source)).stem}.parquet")
+            rows.write_parquet(files[-1])
+        return _freeze(settings, files)
 
 
 def find_snapshot(settings: Settings, data_hash: str) -> DatasetSnapshot:

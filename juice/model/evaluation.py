@@ -31,6 +31,11 @@ class Evaluation:
     brier: float
     calibration_error: float  # expected |observed rate - mean predicted| over equal-width bins
     reach: float  # share of visitors the decision targets
+    # The model's calibration as a drift check reads it: the mean probability of the
+    # visitors it targets (what it expects their precision to be), and its log-loss in
+    # excess of the mean entropy of its probabilities (0 for calibrated probabilities).
+    expected_precision: float
+    log_loss_excess: float
     true_positives: int
     false_positives: int
     true_negatives: int
@@ -56,6 +61,9 @@ def evaluate(
     tn, fp, fn, tp = confusion_matrix(y_true, decision, labels=[False, True]).ravel()
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
+    clipped = np.clip(probability, 1e-15, 1 - 1e-15)
+    log_loss = -np.where(y_true, np.log(clipped), np.log1p(-clipped))
+    entropy = -(clipped * np.log(clipped) + (1 - clipped) * np.log1p(-clipped))
     return Evaluation(
         rows=len(y_true),
         purchase_rate=float(y_true.mean()),
@@ -67,6 +75,8 @@ def evaluate(
         brier=float(brier_score_loss(y_true, probability)),
         calibration_error=calibration_error(y_true, probability),
         reach=float(decision.mean()),
+        expected_precision=float(probability[decision].mean()) if decision.any() else 0.0,
+        log_loss_excess=float((log_loss - entropy).mean()),
         true_positives=int(tp),
         false_positives=int(fp),
         true_negatives=int(tn),

@@ -1,11 +1,13 @@
 """Concept drift: does the champion do worse on labelled visits than it promised?
 
-Three views, rows in arrival order: a bootstrap interval of the window's average
+Four views, rows in arrival order: a bootstrap interval of the window's average
 precision against the champion's test figure; a bootstrap interval of the log-loss in
 excess of the log-loss the champion expects of itself on these very rows (the mean binary
 entropy of its probabilities: unlike average precision it does not move when only who
-visits changes); and a Page-Hinkley detector over the per-row Brier excess, for a change
-part-way through the window.
+visits changes); at its threshold, the precision it realised on the visitors it targeted
+against the precision it expected of them (the mean of their probabilities, what it
+promises on visits without labels yet); and a Page-Hinkley detector over the per-row
+Brier excess, for a change part-way through the window.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from juice.model.decision import decide
 from juice.monitoring.samples import checked_probability
 from juice.params import DriftParams
 
@@ -39,6 +42,13 @@ class ConceptCheck:
     stream_fired: bool
     stream_rows: int | None  # labelled rows read when the streaming detector fired
     drift: bool
+    # At the champion's threshold (None without one, or with nobody targeted):
+    targeted: int = 0
+    realised_precision: float | None = None  # share of the targeted who bought
+    realised_precision_interval: tuple[float, float] | None = None
+    expected_precision: float | None = None  # the mean probability of the targeted
+    precision_gap_interval: tuple[float, float] | None = None  # of realised - expected
+    precision_fell: bool = False
 
     @property
     def reason(self) -> str:
@@ -48,11 +58,31 @@ class ConceptCheck:
         return {**asdict(self), "reason": self.reason}
 
 
+@dataclass(frozen=True)
+class Promise:
+    """What the champion showed on its test data, which a window is held to: its average
+    precision, and how far its own probabilities were off (a model trained on few visits
+    is overconfident: that is not a change)."""
+
+    average_precision: float | None = None
+    log_loss_excess: float = 0.0  # test log-loss minus the mean entropy of its probabilities
+    precision_gap: float = 0.0  # test precision minus the mean probability of the targeted
+
+    @classmethod
+    def of(cls, metrics: dict[str, float], average_precision: float | None) -> Promise:
+        """From a card's test metrics (older cards lack the offsets: none assumed)."""
+        gap = 0.0
+        if "expected_precision" in metrics and "precision" in metrics:
+            gap = metrics["precision"] - metrics["expected_precision"]
+        return cls(average_precision, metrics.get("log_loss_excess", 0.0), gap)
+
+
 def check_concept(
     labels: np.ndarray,
     probability: np.ndarray,
     params: DriftParams,
-    test_average_precision: float | None = None,
+    promise: Promise | None = None,
+    threshold: float | None = None,
 ) -> ConceptCheck:
     """Does the champion do worse on these labels than it promised? Rows in arrival order.
 
@@ -60,8 +90,12 @@ def check_concept(
         labels: purchased or not, one per row, no missing values, both outcomes present.
         probability: the champion's purchase probability for each row.
         params: bootstrap, tolerances and the streaming detector's settings.
-        test_average_precision: the champion's test figure; None leaves that view out.
+        promise: what it showed on its test data; without it the average-precision view
+            is left out and its probabilities are held to being calibrated.
+        threshold: the champion's decision threshold; None leaves the precision view out.
     """
+    promise = promise or Promise()
+    test_average_precision = promise.average_precision
     y, p = _outcomes(labels), checked_probability(probability, len(labels))
     clipped = np.clip(p, _EPSILON, 1 - _EPSILON)
     log_loss = -np.where(y, np.log(clipped), np.log1p(-clipped))
@@ -75,8 +109,9 @@ def check_concept(
         test_average_precision is not None
         and ap_high < test_average_precision - params.average_precision_tolerance
     )
-    rose = ll_low > params.log_loss_tolerance
+    rose = ll_low > promise.log_loss_excess + params.log_loss_tolerance
     fired_at = detect_error_rise(y, p, params)
+    at_threshold = _precision_view(y, p, threshold, params, rng, promise.precision_gap)
     return ConceptCheck(
         rows=len(y),
         purchase_rate=float(y.mean()),
@@ -90,8 +125,42 @@ def check_concept(
         log_loss_rose=bool(rose),
         stream_fired=fired_at is not None,
         stream_rows=fired_at,
-        drift=bool(dropped or rose or (params.stream_decides and fired_at is not None)),
+        drift=bool(
+            (dropped and params.average_precision_decides)
+            or rose
+            or (at_threshold.get("precision_fell", False) and params.precision_decides)
+            or (params.stream_decides and fired_at is not None)
+        ),
+        **at_threshold,
     )
+
+
+def _precision_view(
+    y: np.ndarray, p: np.ndarray, threshold: float | None, params: DriftParams,
+    rng: np.random.Generator, promised_gap: float,
+) -> dict[str, Any]:  # fmt: skip
+    """At the threshold: the targeted visitors' realised precision against the mean of
+    their probabilities, with a bootstrap interval of the difference; it fell when the
+    interval lies below the gap it showed on test data minus `precision_tolerance`."""
+    if threshold is None:
+        return {}
+    targeted = decide(p, threshold)
+    count = int(targeted.sum())
+    if not count:
+        return {"targeted": 0}
+    bought, promised = y[targeted].astype(np.float64), p[targeted]
+    rows = rng.integers(0, count, size=(params.bootstrap, count))
+    tails = [(1 - params.confidence) / 2, (1 + params.confidence) / 2]
+    low, high = (float(q) for q in np.quantile((bought - promised)[rows].mean(axis=1), tails))
+    realised = tuple(float(q) for q in np.quantile(bought[rows].mean(axis=1), tails))
+    return {
+        "targeted": count,
+        "realised_precision": float(bought.mean()),
+        "realised_precision_interval": realised,
+        "expected_precision": float(promised.mean()),
+        "precision_gap_interval": (low, high),
+        "precision_fell": bool(high < promised_gap - params.precision_tolerance),
+    }
 
 
 def describe_concept(check: ConceptCheck) -> str:
@@ -108,6 +177,11 @@ def describe_concept(check: ConceptCheck) -> str:
             findings.append(
                 f"log-loss {check.log_loss:.3f} against the {check.expected_log_loss:.3f} it "
                 f"expects (excess at least {check.log_loss_excess_interval[0]:+.3f})"
+            )
+        if check.precision_fell:
+            findings.append(
+                f"precision {check.realised_precision:.3f} on the {check.targeted:,} visitors it "
+                f"targeted, against the {check.expected_precision:.3f} it expected"
             )
         if check.stream_rows is not None:
             findings.append(f"its errors rose part-way through, after {check.stream_rows:,} rows")

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from juice.monitoring.concept import ConceptCheck, check_concept
+from juice.monitoring.concept import ConceptCheck, Promise, check_concept
 from juice.monitoring.samples import checked_probability, feature_arrays, labels
 from juice.params import DriftParams
 from juice.schema import AGE, FEATURES, FEMALE_CODE, FLAVOURS, SEX
@@ -36,7 +36,6 @@ SEX_TEST = "chi-square"  # share of women
 AGE_TEST = "ks"
 WATCH_SHARE_TEST = "watch-share-chi-square"  # share of visitors who watched the ad
 WATCHED_SECONDS_TEST = "watched-seconds-ks"  # seconds watched, among those who watched
-_SHARE_TESTS = (SEX_TEST, WATCH_SHARE_TEST)
 
 
 @dataclass(frozen=True)
@@ -123,7 +122,8 @@ def detect_drift(
     current: pl.DataFrame,
     params: DriftParams,
     probability: np.ndarray | None = None,
-    test_average_precision: float | None = None,
+    promise: Promise | None = None,
+    threshold: float | None = None,
 ) -> DriftReport:
     """Compares a window of visits with the reference the champion trained on.
 
@@ -133,8 +133,11 @@ def detect_drift(
         params: thresholds of the check.
         probability: the champion's purchase probability for each row of `current`, in
             order; with labels, it enables the concept-drift check.
-        test_average_precision: the champion's average precision on its test data (its
-            card); without it the average-precision comparison is left out.
+        promise: what the champion showed on its test data (its card): its average
+            precision, how far its probabilities were off; without it the
+            average-precision comparison is left out.
+        threshold: the champion's decision threshold; without it the precision it
+            realised on the visitors it targeted is not compared with what it expected.
 
     Raises:
         ValueError: a missing column, a null, NaN or out-of-range value, an empty
@@ -147,14 +150,15 @@ def detect_drift(
     outcomes = labels(current)
     if probability is not None:
         probability = checked_probability(probability, len(current))
-    if test_average_precision is not None and not 0 <= test_average_precision <= 1:
-        raise ValueError(f"test average precision {test_average_precision} is not in [0, 1]")
+    promised = promise.average_precision if promise else None
+    if promised is not None and not 0 <= promised <= 1:
+        raise ValueError(f"test average precision {promised} is not in [0, 1]")
     rows, needed = (len(current), len(reference)), params.min_window_rows
     if min(rows) < needed:
         return DriftReport("insufficient-data", False, [], False, *rows, [], None, needed)
     tests = _feature_tests(ref, cur, params)
     drifted = [name for name in FEATURES if any(t.drift for t in tests if t.feature == name)]
-    concept, not_checked = _concept(outcomes, probability, params, test_average_precision)
+    concept, not_checked = _concept(outcomes, probability, params, promise, threshold)
     concept_drift = concept is not None and concept.drift
     drift = bool(drifted) or concept_drift
     return DriftReport(
@@ -176,7 +180,8 @@ def _concept(
     outcomes: np.ndarray | None,
     probability: np.ndarray | None,
     params: DriftParams,
-    test_average_precision: float | None,
+    promise: Promise | None,
+    threshold: float | None,
 ) -> tuple[ConceptCheck | None, ConceptNotChecked | None]:
     """The concept check on the window's labelled rows, or why there is none."""
     if probability is None:
@@ -184,13 +189,15 @@ def _concept(
     if outcomes is None:
         return None, ConceptNotChecked("no-labels")
     known = ~np.isnan(outcomes)
+    known[np.flatnonzero(known)[: -params.concept_visits]] = False  # the newest labelled ones
     bought = outcomes[known].astype(bool)
     if known.sum() < params.min_labelled_rows or bought.all() or not bought.any():
         needed = params.min_labelled_rows
         return None, ConceptNotChecked(
             "too-few-labels", int(known.sum()), int(bought.sum()), needed
         )
-    return check_concept(bought, probability[known], params, test_average_precision), None
+    check = check_concept(bought, probability[known], params, promise, threshold)
+    return check, None
 
 
 def describe(report: DriftReport) -> str:
@@ -263,10 +270,20 @@ def _feature_tests(
             continue
         feature, test, statistic, raw_p, effect = run
         p_value = float(next(corrected))
-        floor = params.min_share_difference if test in _SHARE_TESTS else params.min_ks_statistic
+        floor = _floor(test, params)
         drift = p_value < params.false_discovery_rate and effect >= floor
         tests.append(FeatureTest(feature, test, statistic, p_value, effect, drift, raw_p))
     return tests
+
+
+def _floor(test: str, params: DriftParams) -> float:
+    """The effect a test must reach to flag drift: a share difference, or a KS statistic."""
+    return {
+        SEX_TEST: params.min_share_difference,
+        WATCH_SHARE_TEST: params.min_share_difference,
+        AGE_TEST: params.min_ks_statistic,
+        WATCHED_SECONDS_TEST: params.min_seconds_ks_statistic,
+    }[test]
 
 
 def _chi_square(reference: np.ndarray, current: np.ndarray) -> tuple[float, float, float]:

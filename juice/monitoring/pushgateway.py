@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 from juice.monitoring.drift import DriftReport
+from juice.monitoring.incidents import Incident
 
 if TYPE_CHECKING:  # imported where a push happens: prometheus_client is not needed before
     from prometheus_client import CollectorRegistry
@@ -14,9 +15,20 @@ JOB = "juice_drift_check"
 TRAINING_JOB = "juice_train"
 
 
-def push_drift(url: str, report: DriftReport, model_version: str, timeout: float = 5.0) -> None:
-    """Pushes `juice_drift_detected`, `juice_drift_p_value{feature,test}`, the window's
-    size and `juice_drift_check_last_success_timestamp_seconds` as one group.
+def push_drift(
+    url: str,
+    report: DriftReport,
+    model_version: str,
+    timeout: float = 5.0,
+    *,
+    incident: Incident | None = None,
+    precision: dict[str, float | bool | None] | None = None,
+) -> None:
+    """Pushes `juice_drift_detected` (this check's verdict),
+    `juice_drift_p_value{feature,test}`, the window's size, the incident
+    (`juice_drift_incident_open`: the one that alerts), the champion's precision on the
+    window against its promise (`precision`: promised, realised, expected, below_promise)
+    and `juice_drift_check_last_success_timestamp_seconds`, as one group.
 
     Raises:
         OSError: the Pushgateway is unreachable or refused the push.
@@ -38,10 +50,29 @@ def push_drift(url: str, report: DriftReport, model_version: str, timeout: float
             p_values.labels(test.feature, test.test).set(test.p_value)
     champion = gauge("juice_champion_version", "The champion the check judged", ("version",))
     champion.labels(model_version).set(1)
+    opened = incident is not None and incident.state == "open"
+    gauge("juice_drift_incident_open", "1 while a drift incident is open").set(opened)
+    if incident is not None:
+        gauge("juice_drift_incident_number", "The current or last incident").set(incident.number)
+    for name, value in (precision or {}).items():
+        if value is not None:
+            gauge(_PRECISION[name][0], _PRECISION[name][1]).set(float(value))
     gauge(
         "juice_drift_check_last_success_timestamp_seconds", "When a drift check last completed"
     ).set(time.time())
     _push(url, JOB, registry, timeout)
+
+
+_PRECISION = {  # name: (metric, help)
+    "promised": ("juice_champion_promised_precision",
+                 "The champion's precision on its test data, at its threshold"),
+    "realised": ("juice_champion_realised_precision",
+                 "Its precision on the last check's labelled targeted visitors"),
+    "expected": ("juice_champion_expected_precision",
+                 "The mean probability of the visitors it targeted in the last check"),
+    "below_promise": ("juice_champion_precision_below_promise",
+                      "1 if the realised precision is below the promise beyond chance"),
+}  # fmt: skip
 
 
 def push_training(

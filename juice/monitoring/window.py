@@ -32,12 +32,18 @@ def new_exports(settings: Settings, known: list[str]) -> list[Path]:
     return [path for path in landed_exports(settings) if path.name not in seen]
 
 
-def read_window(paths: list[Path], max_seconds: int) -> Window:
+def read_window(paths: list[Path], max_seconds: int, most: int | None = None) -> Window:
     """The exports' valid rows, in order (the label optional: a file to judge may lack it);
-    a file that cannot be read at all is left out with its reason, as builds reject it."""
-    frames, sources, unreadable, aside = [], [], [], 0
+    a file that cannot be read at all is left out with its reason, as builds reject it.
+    With `most`, only the newest `most` visits: exports are read newest first until they
+    hold as many, the oldest of them cut to its last rows."""
+    frames: list[pl.DataFrame] = []
+    sources: list[str] = []
+    unreadable, aside, held = [], 0, 0
     with tempfile.TemporaryDirectory() as tmp:
-        for number, path in enumerate(paths):
+        for number, path in enumerate(reversed(paths)):
+            if most is not None and held >= most:
+                break
             try:
                 parsed = parse_export(
                     path,
@@ -50,8 +56,12 @@ def read_window(paths: list[Path], max_seconds: int) -> Window:
             except ParseError as error:
                 unreadable.append(f"{path.name}: {error.reason}")
                 continue
-            frames.append(pl.read_parquet(parsed.accepted_path))
-            sources.append(path.name)
+            visits = pl.read_parquet(parsed.accepted_path)
+            if most is not None:
+                visits = visits.tail(most - held)
+            frames.insert(0, visits)
+            sources.insert(0, path.name)
             aside += parsed.rows_quarantined
+            held += visits.height
     visits = pl.concat(frames) if frames else pl.DataFrame(schema=DATASET_SCHEMA)
-    return Window(visits, sources, aside, unreadable)
+    return Window(visits, sources, aside, list(reversed(unreadable)))

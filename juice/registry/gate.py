@@ -8,6 +8,8 @@ nor blocks a model:
 
 - against the champion, the challenger passes unless it is worse by more than
   `margin` with `confidence` (its lower confidence bound on the difference >= -margin);
+  when it must improve (the drift loop: a promotion that changes nothing is not one),
+  it passes only if better with `confidence` (lower bound > 0);
 - with no champion yet, the challenger must beat the purchase-rate prior (a constant
   score) with `confidence` (lower bound > 0).
 """
@@ -40,8 +42,11 @@ def judge(
     incumbent: np.ndarray | None,
     params: GateParams,
     incumbent_name: str = PRIOR,
+    *,
+    improve: bool = False,
 ) -> GateDecision:
-    """Decides whether the challenger's scores earn promotion over the incumbent's."""
+    """Decides whether the challenger's scores earn promotion over the incumbent's (with
+    `improve`, only if they are better)."""
     y_true = np.asarray(y_true, dtype=bool)
     against_prior = incumbent is None
     if incumbent is None:
@@ -61,12 +66,13 @@ def judge(
         )
     lower = float(np.quantile(differences, 1 - params.confidence))
     ours, theirs = float(score(y_true, challenger)), float(score(y_true, incumbent))
-    needed = 0.0 if against_prior else -params.margin
-    promote = lower > needed if against_prior else lower >= needed
+    strict = against_prior or improve
+    needed = 0.0 if strict else -params.margin
+    promote = lower > needed if strict else lower >= needed
     verdict = "beats" if promote else "does not beat"
     rule = (
         f"lower bound of the difference {lower:+.4f} "
-        f"{'>' if against_prior else '>='} {needed:+.4f} at {params.confidence:.0%}"
+        f"{'>' if strict else '>='} {needed:+.4f} at {params.confidence:.0%}"
     )
     return GateDecision(
         promote=promote,

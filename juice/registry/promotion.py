@@ -18,18 +18,19 @@ if TYPE_CHECKING:  # only its attributes are used: importing it would import sci
 
 
 def challenge(
-    trained: TrainedModel, params: GateParams, registry: Registry
+    trained: TrainedModel, params: GateParams, registry: Registry, *, improve: bool = False
 ) -> tuple[GateDecision, str | None]:
     """Judges a trained challenger against the registry's champion (or the prior, when
     there is none) on the challenger's test rows; returns the decision and the champion
-    version it was judged against."""
+    version it was judged against. With `improve`, only a better challenger passes."""
     champion = registry.champion_version()
     incumbent = None
     if champion is not None:
         incumbent = registry.model(champion).predict_proba(trained.split.x_test)[:, 1]
     decision = judge(
-        trained.split.y_test, trained.test_probability, incumbent, params, f"champion v{champion}"
-    )
+        trained.split.y_test, trained.test_probability, incumbent, params,
+        f"champion v{champion}", improve=improve,
+    )  # fmt: skip
     return decision, champion
 
 

@@ -21,3 +21,8 @@ CHAMPION_STATUS, PROMOTED_EARLIER = "champion", "promoted earlier"
 # Metrics of a training run, beside one per test metric (`test_<name>`).
 THRESHOLD_METRIC = "threshold"
 TEST_METRIC_PREFIX = "test_"
+
+# What the champion is judged against (default: its training data and its test figure).
+REFERENCE = "reference"  # the content hash of the data it was last confirmed on
+REFERENCE_AVERAGE_PRECISION = "reference_average_precision"  # its figure on that data
+CONFIRMED_AT = "confirmed_at"

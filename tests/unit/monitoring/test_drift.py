@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from juice.monitoring.concept import check_concept
+from juice.monitoring.concept import Promise, check_concept
 from juice.monitoring.drift import (
     AGE_TEST,
     SEX_TEST,
@@ -20,7 +20,13 @@ from juice.monitoring.drift import (
 from juice.params import DriftParams
 from juice.schema import AGE, FLAVOURS, LABEL, SEX, SexDtype
 
-PARAMS = DriftParams(min_window_rows=500, min_labelled_rows=500)
+# The mechanics at a sensitivity where small windows show them (the defaults are tuned for
+# a month of hourly checks: benchmarks/soak.py).
+PARAMS = DriftParams(
+    min_window_rows=500, min_labelled_rows=500, false_discovery_rate=0.025,
+    min_share_difference=0.02, min_seconds_ks_statistic=0.05, confidence=0.95,
+    stream_decides=True,
+)  # fmt: skip
 
 
 def visits(
@@ -100,7 +106,7 @@ def test_a_p_value_that_passes_alone_fails_after_the_correction():
     # share identical. Alone the difference is significant; among 48 tests it is not.
     reference = visits(4000, seed=4, exact=True)
     current = visits(2000, seed=5, mango_watch=0.33, exact=True)
-    params = DriftParams(min_window_rows=500, min_share_difference=0.0)
+    params = PARAMS.model_copy(update={"min_share_difference": 0.0})
 
     mango = the_test(detect_drift(reference, current, params), "mango", WATCH_SHARE_TEST)
 
@@ -194,7 +200,7 @@ def test_average_precision() -> float:
 def test_reversed_labels_are_concept_drift(reference, test_average_precision):
     current, probability = labelled(1000, seed=21, reversed_=True)
 
-    report = detect_drift(reference, current, PARAMS, probability, test_average_precision)
+    report = detect_drift(reference, current, PARAMS, probability, Promise(test_average_precision))
 
     assert report.concept_drift
     assert report.drift
@@ -209,7 +215,7 @@ def test_reversed_labels_are_concept_drift(reference, test_average_precision):
 def test_labels_that_follow_the_champion_are_not_concept_drift(reference, test_average_precision):
     current, probability = labelled(1000, seed=22, reversed_=False)
 
-    report = detect_drift(reference, current, PARAMS, probability, test_average_precision)
+    report = detect_drift(reference, current, PARAMS, probability, Promise(test_average_precision))
 
     assert not report.concept_drift
     assert report.verdict == "stable"
@@ -317,7 +323,7 @@ def test_the_report_has_the_drift_check_keys_and_is_plain_json(reference, test_a
     current, probability = labelled(1000, seed=40, reversed_=True)
 
     payload = detect_drift(
-        reference, current, PARAMS, probability, test_average_precision
+        reference, current, PARAMS, probability, Promise(test_average_precision)
     ).to_dict()
 
     assert {"verdict", "drift", "drifted_features", "concept_drift", "window_rows", "tests"} <= set(
