@@ -175,6 +175,15 @@ class PolJuice:
         # Streamed from the open file, which outlives its folder's removal (POSIX).
         return StreamingResponse(file_chunks(output.open("rb")), media_type=CSV, headers=headers)
 
+    @bentoml.api(route="/record")
+    def record(self) -> dict[str, Any]:
+        """How the serving model is doing since it began serving: on each labelled export a
+        drift check judged, the precision and recall it realised at its threshold beside
+        what it promised on its test data; on the visits it scored here (not labelled
+        yet), the precision it expects of those it targeted; and the timeline of drift
+        incidents and changes of champion, with the reason for each."""
+        return self.champion.standing(CONFIG.settings.workspace.prediction_log).to_dict()
+
     @bentoml.api(route="/model")
     def model(self) -> dict[str, Any]:
         """The serving model's card: version, threshold, metrics, data version, effects,
@@ -185,7 +194,13 @@ class PolJuice:
 
 PolJuice.add_asgi_middleware(
     Guard,
-    routes={"/predict": JSON, "/explain": JSON, "/predict_csv": MULTIPART, "/model": None},
+    routes={
+        "/predict": JSON,
+        "/explain": JSON,
+        "/predict_csv": MULTIPART,
+        "/model": None,
+        "/record": None,
+    },
     token=CONFIG.token,
     limits=CONFIG.limits,
     documented={

@@ -36,6 +36,7 @@ LABEL = "purchased"
 # Appended by scoring (`juice predict`, `/predict_csv`): the contract names them.
 PROBABILITY = "probability"
 WILL_BUY = "will_buy"
+MODEL_VERSION = "model_version"  # the version that scored a visit (the prediction log)
 LINE = "line"  # 1-based line number in the source export, kept for lineage
 SOURCE = "source"
 

@@ -34,6 +34,7 @@ from ui.text import (
     model_markdown,
     plain,
     prediction_markdown,
+    record_markdown,
     sex_info,
     top_contributions,
 )
@@ -44,6 +45,7 @@ DEFAULT_VISITORS = 10_000
 # were asked for: a refresh still on its way must not undo the plan chosen after it.
 IN_ORDER: dict[str, Any] = {"concurrency_id": "card-and-plan", "concurrency_limit": 1}
 MAX_VISITORS = 10**9  # beyond any campaign; figures past it read as nonsense
+RECORD_UNAVAILABLE = "The service does not say how this model has done since it serves."
 RETRAIN = (
     "This model was trained before targeting tables existed: retrain it (`juice train`) "
     "to plan campaigns here."
@@ -343,10 +345,12 @@ class ModelTab:
     card: gr.Markdown
     effects: gr.Markdown
     chart: gr.Plot
+    record: gr.Markdown
+    record_chart: gr.Plot
 
     @property
     def refreshed(self) -> list[Any]:
-        return [self.message, self.card, self.effects, self.chart]
+        return [self.message, self.card, self.effects, self.chart, self.record, self.record_chart]
 
 
 def _model_tab() -> ModelTab:
@@ -358,7 +362,13 @@ def _model_tab() -> ModelTab:
         chart = gr.Plot(
             show_label=False, format="png", visible=False, elem_id="effects-chart", scale=3
         )
-    return ModelTab(message, card, effects, chart)
+    with gr.Row():
+        with gr.Column(scale=2):
+            record = gr.Markdown(elem_id="model-record")
+        record_chart = gr.Plot(
+            show_label=False, format="png", visible=False, elem_id="record-chart", scale=3
+        )
+    return ModelTab(message, card, effects, chart, record, record_chart)
 
 
 def _refresh_card(
@@ -378,19 +388,33 @@ def _refresh_card(
             model.message: _problem(error),
         }
     same = old is not None and old.get("version") == card.get("version")
+    try:
+        record = client.record()
+    except ServiceError:  # an older service, or one busy: the card still shows
+        record = None
     return {
         targeting.card: card,
         targeting.plan: plan if same else None,
-        **_model_view(model, card),
+        **_model_view(model, card, record),
         **_targeting_refresh(targeting, card, plan if same else None),
     }
 
 
-def _model_view(model: ModelTab, card: dict[str, Any]) -> dict[Any, Any]:
+def _model_view(
+    model: ModelTab, card: dict[str, Any], record: dict[str, Any] | None
+) -> dict[Any, Any]:
     effects = card.get("effects") or []
+    exports = (record or {}).get("exports") or []
     return {
         model.message: _message(),
         model.card: model_markdown(card),
+        model.record: record_markdown(record) if record else RECORD_UNAVAILABLE,
+        model.record_chart: gr.Plot(
+            charts.record_figure(exports, record.get("promised_precision"))
+            if record and exports
+            else None,
+            visible=bool(exports),
+        ),
         model.effects: effects_markdown(effects),
         model.chart: gr.Plot(
             charts.effects_figure(effects) if effects else None, visible=bool(effects)

@@ -95,6 +95,24 @@ def targeting_figure(rows: Sequence[TargetingRow], served: float, chosen: float 
     return figure
 
 
+def record_figure(exports: Sequence[dict[str, Any]], promised: float | None) -> Figure:
+    """The precision the champion realised on each labelled export, beside what it
+    expected of the visitors it targeted there and what it promised on its test data."""
+    figure, axes = _axes("Precision on each labelled export since it serves", 3.2)
+    ticks = list(range(len(exports)))
+    realised = [100 * (e.get("realised_precision") or 0) for e in exports]
+    expected = [100 * (e.get("expected_precision") or 0) for e in exports]
+    axes.plot(ticks, realised, "o-", color=UP, label="realised")
+    axes.plot(ticks, expected, "s--", color=INK, label="expected (its probabilities)")
+    if promised is not None:
+        axes.axhline(100 * promised, color=DOWN, linewidth=1, label="promised (test data)")
+    axes.set_ylim(0, 100)
+    axes.set_ylabel("Precision (%)")
+    axes.set_xlabel("Labelled exports, oldest first")
+    axes.legend(loc="lower left", fontsize=8)
+    return figure
+
+
 def effects_figure(effects: Sequence[dict[str, Any]]) -> Figure:
     """Each ad's average effect on the probability of buying, in percentage points."""
     ranked = sorted(effects, key=lambda effect: effect["uplift"])

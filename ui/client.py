@@ -78,6 +78,13 @@ class ServiceClient:
             raise ServiceError(f"{self._service} answered /model with something not a card.")
         return card
 
+    def record(self) -> dict[str, Any]:
+        """`/record`: how the serving model is doing since it began serving."""
+        record = self._json("GET", "/record", "request")
+        if not isinstance(record, dict):
+            raise ServiceError(f"{self._service} answered /record with something not a record.")
+        return record
+
     def seconds_bound(self) -> int | None:
         """The most seconds of one ad the service takes, from its OpenAPI document (read
         again after BOUND_SECONDS); None when the document does not say."""

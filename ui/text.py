@@ -190,6 +190,40 @@ def model_markdown(card: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def record_markdown(record: dict[str, Any]) -> str:
+    """The Model tab's record: realised against promised, the expectation on visits
+    not labelled yet, and the timeline of drift incidents and changes of champion."""
+    exports = record.get("exports") or []
+    since = trained_at_text(record.get("serving_since")) if record.get("serving_since") else None
+    lines = [
+        "### How it is doing",
+        "",
+        f"Serving since {since}." if since else "",
+        "",
+        "| | Precision | Recall |",
+        "| --- | --- | --- |",
+        (
+            f"| Promised (its test visitors) | {percentage(record.get('promised_precision'))} | "
+            f"{percentage(record.get('promised_recall'))} |"
+        ),
+        (
+            f"| Realised on {len(exports)} labelled export(s) since | "
+            f"{percentage(record.get('realised_precision'))} | "
+            f"{percentage(record.get('realised_recall'))} |"
+        ),
+        (
+            f"| Expected of the {record.get('traffic_targeted', 0):,} visitors it targeted, no "
+            f"labels yet | {percentage(record.get('expected_precision'))} | – |"
+        ),
+    ]
+    timeline = record.get("timeline") or []
+    lines += ["", "### Drift incidents and model changes", ""]
+    events = [f"- {trained_at_text(event.get('at'))}: {plain(str(event.get('words', '')))}"
+              for event in timeline]  # fmt: skip
+    lines += events or ["Nothing yet: no drift incident, no change of model."]
+    return "\n".join(lines)
+
+
 def effects_markdown(effects: list[dict[str, Any]], shown: int = 3) -> str:
     """The ads that move purchases most, up and down, in one paragraph."""
     if not effects:

@@ -58,6 +58,22 @@ def models(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 @models_app.command()
+def record(as_json: JsonOption = False) -> None:
+    """How the champion is doing since it began serving: on each labelled export, the
+    precision and recall it realised against what it promised; the precision it expects
+    on the visits it scored; drift incidents and changes of champion."""
+    from juice.monitoring.record import describe_record
+    from juice.monitoring.standing import champion_record
+    from juice.registry.store import Registry
+
+    settings = load_settings()
+    registry = Registry(settings)
+    card = registry.card(registry.require_champion())
+    standing = champion_record(registry, card, settings.workspace.prediction_log)
+    emit(as_json, standing.to_dict(), describe_record(standing))
+
+
+@models_app.command()
 def promote(
     version: Annotated[
         str, typer.Argument(help="The version to serve (rollback or roll forward).")
@@ -120,17 +136,21 @@ def drift_check(
     ] = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Flow: the newest visits against the champion's training data; drift is a result
-    (exit 0), reported as JSON, MLflow run, Prefect artifact and Pushgateway metrics."""
+    """Flow: the newest visits against the champion's reference (its training data, or a
+    new regime it was confirmed on); drift is a result (exit 0), handled as an incident
+    and reported as JSON, MLflow run, Prefect artifact and Pushgateway metrics."""
     if current is not None and not current.is_file():
         raise JuiceError(f"{current}: no such file")
     from juice.registry.store import Registry
 
     Registry(load_settings()).require_champion()  # say so before Prefect starts
     from flows.drift import drift_check as flow
+    from juice.monitoring.incidents import incident_line
 
     outcome = flow(current=str(current) if current else None, retrain=retrain)
     check, report = outcome.check, outcome.check.report
+    incident = outcome.incident
+    incident_lines = [incident_line(incident, outcome.incident_event)] if incident else []
     flagged = ", ".join(report.drifted_features) or "none"
     reference = f"{report.reference_rows} visits) vs {report.window_rows} new visits"
     concept = "yes" if report.concept_drift else "no"
@@ -142,6 +162,7 @@ def drift_check(
             f"champion v{check.model_version} (data {check.reference_version[:12]}, {reference}",
             f"drifted features: {flagged}; concept drift: {concept}",
             f"{outcome.action}; champion now v{outcome.model_version}",
+            *incident_lines,
             f"report: {check.report_file}",
             *(f"warning: {warning}" for warning in check.warnings),
         ],

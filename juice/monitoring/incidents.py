@@ -157,6 +157,20 @@ def describe_step(step: Step, drift: bool, params: DriftParams) -> str:
     return f"{name} open: stable check {incident.stable_checks} of {params.close_after}"
 
 
+def incident_line(incident: Incident, event: str) -> str:
+    """The incident in one line, for people: its state, since when, what was done."""
+    state = "open" if incident.state == "open" else f"closed at {incident.closed_at}"
+    done = ""
+    if incident.actions:
+        done = f"; {len(incident.actions)} action(s), the last: {incident.actions[-1]}"
+    moved = "" if event == "none" else f" ({event} by this check)"
+    return (
+        f"incident #{incident.number}{moved}: {state}, opened at {incident.opened_at}, "
+        f"regime since {incident.since}; {incident.retrains} training(s), "
+        f"{incident.promotions} promotion(s){done}"
+    )
+
+
 def after_action(
     incident: Incident, action: Action, *, retrained: bool, promoted: bool, words: str
 ) -> Incident:

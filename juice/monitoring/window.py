@@ -26,10 +26,12 @@ class Window:
 
 
 def new_exports(settings: Settings, known: list[str]) -> list[Path]:
-    """Landed exports not among `known` (the champion's training data), oldest landing
-    first."""
+    """Landed exports after the last of `known` (the reference: the champion's training
+    data, or the regime it was confirmed on) and not among them, oldest landing first."""
     seen = set(known)
-    return [path for path in landed_exports(settings) if path.name not in seen]
+    exports = landed_exports(settings)
+    last = max((n for n, path in enumerate(exports) if path.name in seen), default=-1)
+    return [path for path in exports[last + 1 :] if path.name not in seen]
 
 
 def read_window(paths: list[Path], max_seconds: int, most: int | None = None) -> Window:

@@ -23,6 +23,8 @@ class VersionSummary:
     reason: str | None
     dataset_version: str | None
     created_at: str
+    promoted_at: str | None = None  # when it last became the champion
+    promoted_by: str | None = None
 
 
 def list_versions(registry: Registry) -> list[VersionSummary]:
@@ -72,6 +74,8 @@ def _summary(item: Any, aliases: list[str], figures: dict[str, dict[str, float]]
         created_at=datetime.fromtimestamp(item.creation_timestamp / 1000, UTC).isoformat(
             timespec="seconds"
         ),
+        promoted_at=version_tags.get(tags.PROMOTED_AT),
+        promoted_by=version_tags.get(tags.PROMOTED_BY),
     )
 
 

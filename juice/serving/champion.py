@@ -5,10 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from juice.model.served import ServedModel
+from juice.monitoring.record import ChampionRecord
+from juice.monitoring.standing import champion_record
 from juice.registry.store import NO_CHAMPION, Registry, RegistryError
+
+STANDING_SECONDS = 30.0  # how long the champion's standing is taken as read
 
 
 class Champion:
@@ -24,6 +29,7 @@ class Champion:
         self._current = model
         self._stamp: tuple[int, ...] | None = None
         self._lock = threading.Lock()
+        self._standing: tuple[float, ChampionRecord] | None = None
 
     @property
     def current(self) -> ServedModel:
@@ -35,6 +41,22 @@ class Champion:
     @property
     def ready(self) -> bool:
         return self._current is not None
+
+    @property
+    def registry(self) -> Registry | None:
+        """The registry followed (None: a bento's packed model)."""
+        return self._registry
+
+    def standing(self, prediction_log: Path) -> ChampionRecord:
+        """The serving champion's record, incidents and changes, read again at most every
+        STANDING_SECONDS (it asks the tracking server: a query holds a worker's GIL)."""
+        model = self.current
+        now = time.monotonic()
+        kept = self._standing
+        if kept is None or now - kept[0] > STANDING_SECONDS or kept[1].version != model.version:
+            kept = (now, champion_record(self._registry, model.card, prediction_log))
+            self._standing = kept
+        return kept[1]
 
     def refresh(self) -> bool:
         """Loads the champion if it changed; True if the served model changed."""

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from juice.model.matrix import MODEL_COLUMNS
+from juice.schema import MODEL_VERSION, PROBABILITY, WILL_BUY
 from juice.workspace import prune
 
 PRUNE_SECONDS = 3600.0  # how often old files are looked for
@@ -85,9 +86,9 @@ class PredictionLog:
         ).with_columns(
             pl.Series("time", [batch[0] for batch in batches]).gather(owner),
             pl.Series("request_id", [batch[1] for batch in batches]).gather(owner),
-            pl.Series("model_version", [batch[2] for batch in batches]).gather(owner),
-            pl.Series("probability", np.concatenate([batch[4] for batch in batches])),
-            pl.Series("will_buy", np.concatenate([batch[5] for batch in batches])),
+            pl.Series(MODEL_VERSION, [batch[2] for batch in batches]).gather(owner),
+            pl.Series(PROBABILITY, np.concatenate([batch[4] for batch in batches])),
+            pl.Series(WILL_BUY, np.concatenate([batch[5] for batch in batches])),
         )
         name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}"
         # Written under another suffix, then renamed: a reader's `*.parquet` never takes half

@@ -75,20 +75,40 @@ def test_stable_visits_are_stable_and_the_reference_survives_later_builds(traine
     assert "left out, cannot be read: noise-0.csv: binary data" in outcome.check.warnings[0]
 
 
-def test_drift_retrains_and_the_gate_decides(trained, tmp_path, monkeypatch):
+def test_a_change_the_champion_handles_is_one_incident_confirmed_without_training(
+    trained, tmp_path, pushgateway, monkeypatch
+):
     from flows.drift import drift_check
 
-    closed = f"http://127.0.0.1:{free_port()}"
-    monkeypatch.setenv("JUICE_PUSHGATEWAY_URL", closed)  # unreachable: a warning only
-    land(trained, tmp_path, "older", 2000, seed=4, scenario="older-visitors")
-    outcome = drift_check()
-    assert outcome.check.report.drifted_features == ["age"]
-    assert outcome.retrained
-    assert outcome.promoted == (outcome.model_version == "2")
-    assert {v.version for v in list_versions(Registry(trained))} == {"1", "2"}
-    assert any(closed in warning for warning in outcome.check.warnings)
-    after = drift_check()  # the new champion trained on every export: nothing new
-    assert after.check.report.verdict == ("insufficient-data" if outcome.promoted else "drift")
+    monkeypatch.setenv("JUICE_PUSHGATEWAY_URL", pushgateway)
+    land(trained, tmp_path, "campaign", 2000, seed=8, scenario="campaign")
+    opened = drift_check()
+    assert opened.check.report.drift
+    assert not opened.check.report.concept_drift  # who visits changed, not what makes them buy
+    assert (opened.incident_event, opened.incident.number, opened.retrained) == ("opened", 1, False)
+    assert opened.incident.since.startswith("campaign-")
+    assert "incident #1 opened" in opened.action
+    metrics = httpx.get(f"{pushgateway}/metrics").text
+    assert 'juice_drift_incident_open{instance="",job="juice_drift_check"} 1' in metrics
+    saved = json.loads(opened.check.report_file.read_text())
+    assert saved["incident"]["event"] == "opened"
+    assert saved["incident"]["state"] == "open"
+
+    land(trained, tmp_path, "more", 2500, seed=9, scenario="campaign")
+    confirmed = drift_check()  # the regime holds 4,500 visits: the champion is confirmed
+    assert (confirmed.incident_event, confirmed.incident.number) == ("ongoing", 1)
+    assert not confirmed.retrained
+    assert "champion v1 confirmed on the newest" in confirmed.action
+    assert confirmed.incident.settled
+    assert {v.version for v in list_versions(Registry(trained))} == {"1"}  # no training
+
+    land(trained, tmp_path, "after", 1500, seed=10, scenario="campaign")
+    quiet = drift_check()  # judged against the campaign now
+    assert quiet.check.reference_version != opened.check.reference_version
+    assert quiet.check.report.verdict == "stable", quiet.check.report.reason
+    assert quiet.check.window_sources == [quiet.check.window_sources[-1]]  # after the regime
+    assert quiet.incident.stable_checks == 1
+    assert quiet.incident.state == "open"  # until close_after stable checks in a row
 
 
 def test_the_command_line_prints_the_report_and_fails_clearly(trained, tmp_path, prefect_harness):

@@ -5,9 +5,10 @@ real Alertmanager to our receiver, which logs them."""
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from juice.adapters.processes import bento_server, free_port, http_server
 from juice.data.simulator import simulate
 from juice.monitoring.alerts import AlertRecord, read_alert_log
 from juice.monitoring.drift import WATCH_SHARE_TEST, DriftReport, FeatureTest
+from juice.monitoring.incidents import Incident
 from juice.monitoring.prometheus import (
     RULES,
     Intervals,
@@ -134,7 +136,7 @@ def test_the_served_champions_expected_share_and_its_traffic_reach_prometheus(st
     assert eventually(recorded("juice:visits_scored:increase1h"), "visits") >= 300
 
 
-def test_a_drift_verdict_fires_and_reaches_the_receivers_log_then_resolves(stack):
+def test_a_drift_incident_fires_once_reaches_the_receivers_log_then_resolves(stack):
     log = stack.settings.workspace.alert_log
 
     def logged(status: str) -> Callable[[], AlertRecord | None]:
@@ -150,13 +152,20 @@ def test_a_drift_verdict_fires_and_reaches_the_receivers_log_then_resolves(stack
                      and a["state"] == "firing"), None)  # fmt: skip
 
     assert logged("firing")() is None
-    push_drift(stack.pushgateway, drift_report(True), model_version="1")
+    incident = Incident(4, "open", "2026-12-05T10:00:00+00:00", "e1.csv", "drift: mango")
+    push_drift(stack.pushgateway, drift_report(True), model_version="1", incident=incident)
     alert = eventually(firing_in_prometheus, "firing JuiceDriftDetected in Prometheus")
     assert alert["labels"]["severity"] == "warning"
     record = eventually(logged("firing"), "JuiceDriftDetected in the receiver's log")
     assert record.receiver == "juice-log"
     assert record.labels["job"] == "juice_drift_check"
-    assert "drift in 1 feature(s)" in record.annotations["description"]
+    assert "Drift incident 4 is open" in record.annotations["description"]
+    # A later check of the same incident (still drift, or not): still one notification
+    push_drift(stack.pushgateway, drift_report(False), model_version="1", incident=incident)
+    time.sleep(3)
+    firing = [r for r in read_alert_log(log) if r.alertname == "JuiceDriftDetected"]
+    assert [r.status for r in firing] == ["firing"]
 
-    push_drift(stack.pushgateway, drift_report(False), model_version="1")
+    closed = replace(incident, state="closed", closed_at="2026-12-05T20:00:00+00:00")
+    push_drift(stack.pushgateway, drift_report(False), model_version="1", incident=closed)
     eventually(logged("resolved"), "resolved JuiceDriftDetected in the receiver's log")

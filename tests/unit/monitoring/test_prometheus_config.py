@@ -27,7 +27,7 @@ from juice.workspace import PROMETHEUS_DEPLOYMENT
 
 ALERTS = {"JuiceDriftDetected", "JuiceDriftCheckStale", "JuiceServiceErrorRate",
           "JuiceServiceLatencyHigh", "JuicePositiveRateShift", "JuiceServiceDown",
-          "JuicePushgatewayDown"}  # fmt: skip
+          "JuicePushgatewayDown", "JuicePrecisionBelowPromise"}  # fmt: skip
 
 
 def tool(name: str) -> str:
