@@ -69,45 +69,66 @@ from juice.registry.store import Registry
 from juice.settings import Settings
 from juice.workspace import PROJECT_PARAMS
 
-CAMPAIGN, OLDER, OLDER_DONE, CONCEPT, CAMPAIGN_ENDS = 168, 264, 336, 408, 552
-CHANGES = {  # name: (first hour, hour the next change starts)
-    "campaign starts": (CAMPAIGN, OLDER),
-    "older visitors (gradual)": (OLDER, CONCEPT),
-    "concept": (CONCEPT, CAMPAIGN_ENDS),
-    "campaign ends": (CAMPAIGN_ENDS, None),
-}
 SETTLED_AFTER = 24  # hours after a change (or the end of a gradual one) before it counts as stable
 REPEAT_HOURS = {"after": 168, "before": 4}  # Alertmanager's reminder for a firing drift alert
 FIRST_CHAMPION_VISITS = 20_000
 QUALITY_VISITS = 50_000
+NEVER = 10**9
 
 
-def world_at(hour: int) -> World:
-    """The simulated market at `hour`: each change applied from its hour on."""
-    base = world_for("stable")
-    if hour >= CONCEPT:
-        base = world_for("concept")
-    older = world_for("older-visitors")
-    if hour >= CONCEPT:  # the concept world, grown older as well
-        older = replace(
-            older, seconds_effect=base.seconds_effect, watched_effect=base.watched_effect
-        )
-    share = min(max((hour - OLDER) / (OLDER_DONE - OLDER), 0.0), 1.0)
-    world = blend(base, older, share) if share > 0 else base
-    if CAMPAIGN <= hour < CAMPAIGN_ENDS:
-        campaign = world_for("campaign")
-        world = replace(
-            world, watch_share=campaign.watch_share, full_view_share=campaign.full_view_share
-        )
-    return world
+@dataclass(frozen=True)
+class Schedule:
+    """When each change comes, in hours from the start (NEVER: it does not)."""
+
+    campaign: int = 168
+    older: int = 264
+    older_done: int = 336  # the gradual shift is complete
+    concept: int = 408
+    campaign_ends: int = 552
+
+    def changes(self) -> dict[str, tuple[int, int | None]]:
+        """name: (first hour, hour the next change starts), for the changes that come."""
+        starts = {"campaign starts": self.campaign, "older visitors (gradual)": self.older,
+                  "concept": self.concept, "campaign ends": self.campaign_ends}  # fmt: skip
+        come = sorted((hour, name) for name, hour in starts.items() if hour < NEVER)
+        return {name: (hour, come[n + 1][0] if n + 1 < len(come) else None)
+                for n, (hour, name) in enumerate(come)}  # fmt: skip
+
+    def world_at(self, hour: int) -> World:
+        """The simulated market at `hour`: each change applied from its hour on."""
+        base = world_for("concept") if hour >= self.concept else world_for("stable")
+        older = replace(world_for("older-visitors"), seconds_effect=base.seconds_effect,
+                        watched_effect=base.watched_effect)  # fmt: skip
+        span = max(self.older_done - self.older, 1)
+        share = min(max((hour - self.older) / span, 0.0), 1.0)
+        world = blend(base, older, share) if share > 0 else base
+        if self.campaign <= hour < self.campaign_ends:
+            campaign = world_for("campaign")
+            world = replace(world, watch_share=campaign.watch_share,
+                            full_view_share=campaign.full_view_share)  # fmt: skip
+        return world
+
+    def two_years_older(self) -> int:
+        """The first hour at which the visitors' mean age has moved 2 years."""
+        start = mean_age(self.world_at(self.older - 1))
+        hours = range(self.older, self.older_done + 1)
+        return next(hour for hour in hours if mean_age(self.world_at(hour)) - start >= 2)
+
+    def stable_hours(self, hours: int) -> list[range]:
+        """The stretches where the world does not change (a change counts as settled a day
+        after it ends)."""
+        changes = sorted(self.changes().values())
+        ends = [start for start, _ in changes] + [hours]
+        settled = [start + SETTLED_AFTER for start, _ in changes]
+        if self.older < NEVER:
+            settled = [self.older_done + SETTLED_AFTER if s == self.older + SETTLED_AFTER else s
+                       for s in settled]  # fmt: skip
+        starts = [0, *settled]
+        return [range(start, min(end, hours)) for start, end in zip(starts, ends, strict=True)
+                if start < min(end, hours)]  # fmt: skip
 
 
-def two_years_older() -> int:
-    """The first hour at which the visitors' mean age has moved 2 years."""
-    start = mean_age(world_at(OLDER - 1))
-    return next(
-        hour for hour in range(OLDER, OLDER_DONE + 1) if mean_age(world_at(hour)) - start >= 2
-    )
+MONTH = Schedule()
 
 
 @dataclass
@@ -130,6 +151,7 @@ class Soak:
     settings: Settings
     params: Params
     policy: str
+    schedule: Schedule
     hours: list[Hour] = field(default_factory=list)
     quality: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
     seconds: float = 0.0
@@ -180,7 +202,8 @@ def train_in_process(soak: Soak, since: str | None, must_improve: bool) -> loop.
 
 
 def land(soak: Soak, folder: Path, hour: int, visits: int) -> None:
-    path = write_export(simulate_world(visits, 10_000 + hour, world_at(hour)).drop(TRUE_PROBABILITY),
+    world = soak.schedule.world_at(hour)
+    path = write_export(simulate_world(visits, 10_000 + hour, world).drop(TRUE_PROBABILITY),
                         folder / f"hour-{hour:04d}.csv")  # fmt: skip
     ingest_into([str(path)], soak.settings)
     path.unlink()
@@ -209,58 +232,51 @@ def check_hour(
     )  # fmt: skip
 
 
-def run(visits: int, hours: int, policy: str) -> Soak:
-    home = Path(tempfile.mkdtemp(prefix=f"soak-{policy}-{visits}-"))
+def run(
+    visits: int, hours: int, policy: str, home: Path | None = None, schedule: Schedule = MONTH
+) -> Soak:
+    """The soak in the workspace `home` (a new temporary one by default): its first
+    champion, then `hours` hours of exports and checks."""
+    home = home or Path(tempfile.mkdtemp(prefix=f"soak-{policy}-{visits}-"))
     os.environ["JUICE_HOME"] = str(home)
     settings = Settings()
     from flows.runtime import prepare_environment
 
     prepare_environment(settings)
-    soak = Soak(settings, light_params(policy), policy)
+    soak = Soak(settings, light_params(policy), policy, schedule)
     folder = home / "incoming"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     started = time.perf_counter()
-    first = write_export(simulate_world(FIRST_CHAMPION_VISITS, 1, world_at(0)).drop(TRUE_PROBABILITY),
-                         folder / "first.csv")  # fmt: skip
-    ingest_into([str(first)], settings)
+    first = simulate_world(FIRST_CHAMPION_VISITS, 1, schedule.world_at(0))
+    ingest_into([str(write_export(first.drop(TRUE_PROBABILITY), folder / "first.csv"))], settings)
     train_in_process(soak, None, False)
     retrain = lambda since, improve: train_in_process(soak, since, improve)  # noqa: E731
     for hour in range(hours):
         land(soak, folder, hour, visits)
         soak.hours.append(check_hour(soak, hour, retrain))
-        for name, (_, end) in CHANGES.items():
+        for name, (_, end) in schedule.changes().items():
             if end is not None and hour == end - 1:
-                soak.quality[name] = quality(settings, hour)
+                soak.quality[name] = quality(soak, hour)
         if hour % 24 == 23:
             print(f"  day {hour // 24 + 1}: champion v{soak.hours[-1].champion}, {time.perf_counter() - started:.0f} s",
                   flush=True)  # fmt: skip
-    soak.quality["campaign ends"] = quality(settings, hours - 1)
+    last = list(schedule.changes())[-1] if schedule.changes() else None
+    if last is not None:
+        soak.quality[last] = quality(soak, hours - 1)
     soak.seconds = time.perf_counter() - started
     return soak
 
 
-def quality(settings: Settings, hour: int) -> tuple[float, float, float, float]:
+def quality(soak: Soak, hour: int) -> tuple[float, float, float, float]:
     """The champion on fresh visits of the world at `hour`: its ROC AUC and the best
     possible, its precision at its threshold and the true probabilities' at the same."""
-    pipeline, card = Registry(settings).load()
-    visits = simulate_world(QUALITY_VISITS, 99_999, world_at(hour))
+    pipeline, card = Registry(soak.settings).load()
+    visits = simulate_world(QUALITY_VISITS, 99_999, soak.schedule.world_at(hour))
     bought = visits["purchased"].to_numpy()
     ours = pipeline.predict_proba(to_matrix(visits))[:, 1]
     truth = visits[TRUE_PROBABILITY].to_numpy()
     return (roc_auc_score(bought, ours), roc_auc_score(bought, truth),
             bought[ours >= card.threshold].mean(), bought[truth >= card.threshold].mean())  # fmt: skip
-
-
-def stable_hours(hours: int) -> list[range]:
-    """The stretches where the world does not change (a change counts as settled a day after it ends)."""
-    ends = [CAMPAIGN, OLDER, CONCEPT, CAMPAIGN_ENDS, hours]
-    starts = [0, CAMPAIGN + SETTLED_AFTER, OLDER_DONE + SETTLED_AFTER, CONCEPT + SETTLED_AFTER,
-              CAMPAIGN_ENDS + SETTLED_AFTER]  # fmt: skip
-    return [
-        range(start, min(end, hours))
-        for start, end in zip(starts, ends, strict=True)
-        if start < min(end, hours)
-    ]
 
 
 def alerts(soak: Soak, span: range) -> int:
@@ -283,8 +299,8 @@ def report(soak: Soak, visits: int) -> None:
         "| change | detected after (h) | trainings | promotions | from its 6th hour on | alerts | incidents | AUC gap | precision at threshold vs best |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    older_mark = two_years_older()
-    for name, (start, end) in CHANGES.items():
+    older_mark = soak.schedule.two_years_older() if soak.schedule.older < NEVER else NEVER
+    for name, (start, end) in soak.schedule.changes().items():
         if start >= hours:
             continue
         span = range(start, min(end or hours, hours))
@@ -314,7 +330,7 @@ def report(soak: Soak, visits: int) -> None:
         "\n| stable stretch (h) | checks | drift verdicts | false alarms (incidents opened) | alerts | expected precision | realised precision | gap |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for span in stable_hours(hours):
+    for span in soak.schedule.stable_hours(hours):
         rows = [h for h in soak.hours if h.hour in span]
         targeted = sum(h.targeted for h in rows)
         expected = sum(h.expected_sum for h in rows) / targeted if targeted else np.nan
@@ -331,7 +347,7 @@ def report(soak: Soak, visits: int) -> None:
             f"| {span.start}-{span.stop - 1} | {len(rows)} | {sum(h.drift for h in rows)} | {opened} | {alerts(soak, span)} | "
             f"{expected:.3f} | {realised:.3f} | {realised - expected:+.3f} |"
         )
-    concept = [h for h in soak.hours if CONCEPT <= h.hour < CONCEPT + 5]
+    concept = [h for h in soak.hours if soak.schedule.concept <= h.hour < soak.schedule.concept + 5]
     if concept:
         targeted = sum(h.targeted for h in concept)
         print(

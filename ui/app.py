@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -20,10 +21,13 @@ from ui.client import ServiceClient, ServiceError
 from ui.form import ad_groups, flavour_label, visit_from_form
 from ui.report import file_report, report_markdown, scored_file_name
 from ui.targeting import (
+    Plan,
     TargetingRow,
     campaign_markdown,
     nearest_reach,
     nearest_threshold,
+    plan_file,
+    planned_markdown,
     targeting_rows,
 )
 from ui.text import (
@@ -63,14 +67,16 @@ def build_app(client: ServiceClient) -> gr.Blocks:
     # The scored files offered for download; the handler holds it, so it lives as the app.
     folder = tempfile.TemporaryDirectory(prefix="poljuice-ui-")
     with gr.Blocks(title=TITLE) as app:
+        # The campaign the Targeting tab plans, carried over to a scored file (a Plan or None)
+        plan = gr.State(None)
         gr.Markdown(f"# {TITLE}\nPredictions from the service at `{client.base_url}`.")
         with gr.Tabs():
             with gr.Tab("One visitor", id="visitor"):
                 _visitor_tab(client)
             with gr.Tab("Score a file", id="file"):
-                _file_tab(client, folder)
+                _file_tab(client, folder, plan)
             with gr.Tab("Targeting", id="targeting") as targeting_tab:
-                targeting = _targeting_tab(client)
+                targeting = _targeting_tab(client, plan)
             with gr.Tab("Model", id="model") as model_tab:
                 model = _model_tab()
         refresh = partial(_refresh_card, client, targeting, model)
@@ -164,7 +170,7 @@ def _bound(client: ServiceClient) -> int | None:
 # Score a file.
 
 
-def _file_tab(client: ServiceClient, folder: tempfile.TemporaryDirectory) -> None:
+def _file_tab(client: ServiceClient, folder: tempfile.TemporaryDirectory, plan: gr.State) -> None:
     gr.Markdown(
         "Upload an analytics export (CSV, header row and `purchased` column optional). "
         "Broken lines are listed with their reason; every other row is scored."
@@ -194,8 +200,8 @@ def _file_tab(client: ServiceClient, folder: tempfile.TemporaryDirectory) -> Non
     score = partial(_score, client, folder)
     outputs = [message, summary, histogram, rejected, download]
     # The app's API: score_file(export)
-    upload.upload(score, upload, outputs, concurrency_limit=2, api_name="score_file")
-    again.click(score, upload, outputs, concurrency_limit=2, api_visibility="private")
+    upload.upload(score, [upload, plan], outputs, concurrency_limit=2, api_name="score_file")
+    again.click(score, [upload, plan], outputs, concurrency_limit=2, api_visibility="private")
     upload.clear(lambda: (_message(), "", gr.Plot(visible=False), gr.Dataframe(visible=False),
                           gr.DownloadButton(visible=False)), None, outputs,
                  api_visibility="private")  # fmt: skip
@@ -205,6 +211,7 @@ def _score(
     client: ServiceClient,
     folder: tempfile.TemporaryDirectory,
     export: str | None,
+    plan: Plan | None,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio finds its progress bar
 ) -> tuple[Any, ...]:
     nothing = (
@@ -215,9 +222,12 @@ def _score(
     if not export:
         return _message("Choose an export to score first."), "", *nothing
     progress(0.1, desc="The service is scoring the file")
+    target = Path(folder.name) / uuid.uuid4().hex / scored_file_name(Path(export).name)
+    target.parent.mkdir()
     try:
-        scored = client.score_file(Path(export))
+        scored = client.score_file(Path(export), target)  # streamed to disk, as answered
     except ServiceError as error:
+        shutil.rmtree(target.parent, ignore_errors=True)
         return _problem(error), "", *nothing
     progress(0.8, desc="Reading the scores")
     report = file_report(scored)
@@ -225,13 +235,16 @@ def _score(
         threshold = client.model_card().get("threshold")
     except ServiceError:  # the histogram goes without its threshold line
         threshold = None
-    target = Path(folder.name) / uuid.uuid4().hex / scored_file_name(Path(export).name)
-    target.parent.mkdir()
-    target.write_bytes(scored.csv)  # exactly as the service answered
     lines = [[line, reason] for line, reason in scored.rejected_lines]
+    words = report_markdown(report)
+    if plan is not None and report.rows_scored:  # the download marks whom the plan targets
+        planned = target.with_name(f".{target.name}")
+        campaign = plan_file(target, planned, plan)
+        planned.replace(target)
+        words += "\n\n" + planned_markdown(plan, campaign)
     return (
         _message(),
-        report_markdown(report),
+        words,
         gr.Plot(charts.probability_histogram(report.probabilities, threshold), visible=True),
         gr.Dataframe(value=lines, visible=bool(lines)),
         gr.DownloadButton(f"Download {target.name}", value=str(target), visible=True),
@@ -244,7 +257,7 @@ def _score(
 @dataclass(frozen=True)
 class TargetingTab:
     card: gr.State  # the card last read, or None
-    plan: gr.State  # (threshold, visitors) the user chose, or None: the served threshold
+    plan: gr.State  # the Plan the user chose, or None: the served threshold
     message: gr.Markdown
     threshold: gr.Slider
     reach: gr.Slider
@@ -258,9 +271,9 @@ class TargetingTab:
                 self.summary, self.chart]  # fmt: skip
 
 
-def _targeting_tab(client: ServiceClient) -> TargetingTab:
+def _targeting_tab(client: ServiceClient, plan: gr.State) -> TargetingTab:
     # Server-side state: a slider's value in the page may lag behind an update on its way.
-    card, plan = gr.State(None), gr.State(None)
+    card = gr.State(None)
     gr.Markdown(
         "Choose the probability of buying from which visitors are targeted, or the share of "
         "visitors to reach: the other follows. The figures were measured on the model's test "
@@ -319,7 +332,15 @@ def _plan(
         row = nearest_threshold(rows, percent / 100)
         other = _percent(row.reach)
     summary, chart = _targeting_view(rows, card, row, int(visitors))
-    return card, (row.threshold, int(visitors)), _message(), summary, chart, other
+    by = "reach" if moved == "reach" else "threshold"
+    return (
+        card,
+        Plan(by, row.threshold, row.reach, int(visitors)),
+        _message(),
+        summary,
+        chart,
+        other,
+    )
 
 
 def _percent(share: float) -> float:
@@ -376,7 +397,7 @@ def _refresh_card(
     targeting: TargetingTab,
     model: ModelTab,
     old: dict[str, Any] | None,
-    plan: tuple[float, int] | None,
+    plan: Plan | None,
 ) -> dict[Any, Any]:
     """The card into both tabs that show it, or the reason it is not there. The user's
     plan is kept while the model stays the same; a new model starts at its threshold."""
@@ -423,7 +444,7 @@ def _model_view(
 
 
 def _targeting_refresh(
-    targeting: TargetingTab, card: dict[str, Any], plan: tuple[float, int] | None
+    targeting: TargetingTab, card: dict[str, Any], plan: Plan | None
 ) -> dict[Any, Any]:
     rows = targeting_rows(card)
     if rows is None:
@@ -432,7 +453,9 @@ def _targeting_refresh(
             targeting.summary: "",
             targeting.chart: gr.Plot(visible=False),
         }
-    threshold, visitors = plan or (card["threshold"], DEFAULT_VISITORS)
+    threshold, visitors = (
+        (plan.threshold, plan.visitors) if plan else (card["threshold"], DEFAULT_VISITORS)
+    )
     chosen = nearest_threshold(rows, threshold)
     summary, chart = _targeting_view(rows, card, chosen, int(visitors))
     lowest, highest = rows[0].threshold * 100, rows[-1].threshold * 100

@@ -27,7 +27,7 @@ class ServiceError(Exception):
 class ScoredFile:
     """An export scored by the service: the good rows scored, the broken ones listed."""
 
-    csv: bytes  # exactly as the service answered
+    path: Path  # the scored CSV, written exactly as the service answered
     rows_scored: int
     rows_rejected: int
     rejected_lines: list[tuple[int, str]]  # (line, reason), the first ones only
@@ -93,21 +93,23 @@ class ServiceClient:
             self._bound = (now, _seconds_bound(self._json("GET", "/docs.json", "request")))
         return self._bound[1]
 
-    def score_file(self, path: Path) -> ScoredFile:
-        """`/predict_csv` with `broken_lines=skip`: the good rows scored, the broken listed."""
+    def score_file(self, path: Path, target: Path) -> ScoredFile:
+        """`/predict_csv` with `broken_lines=skip`: the good rows scored into `target`
+        (streamed to disk, never whole in memory), the broken listed."""
         with path.open("rb") as stream:
-            response = self._send(
+            response, lines = self._send(
                 "POST",
                 "/predict_csv",
                 "file",
                 files={"file": (path.name, stream, "text/csv")},
                 data={"broken_lines": "skip"},
                 timeout=self.upload_timeout,
+                into=target,
             )
         rejected = _rejected_lines(response.headers.get("x-rejected-lines"))
         return ScoredFile(
-            csv=response.content,
-            rows_scored=_count(response.headers.get("x-rows-scored"), _data_lines(response)),
+            path=target,
+            rows_scored=_count(response.headers.get("x-rows-scored"), lines),
             rows_rejected=_count(response.headers.get("x-rows-rejected"), len(rejected)),
             rejected_lines=rejected,
             model_version=response.headers.get("x-model-version"),
@@ -118,7 +120,7 @@ class ServiceClient:
         return f"The prediction service at {self.base_url}"
 
     def _json(self, method: str, route: str, what: str, **request: Any) -> Any:
-        response = self._send(method, route, what, **request)
+        response, _ = self._send(method, route, what, **request)
         try:
             return response.json()
         except ValueError:
@@ -131,12 +133,23 @@ class ServiceClient:
             raise ServiceError(f"{self._service} did not answer with one result for one visit.")
         return answers[0]
 
-    def _send(self, method: str, route: str, what: str, **request: Any) -> httpx.Response:
+    def _send(
+        self, method: str, route: str, what: str, into: Path | None = None, **request: Any
+    ) -> tuple[httpx.Response, int]:
+        """The answer, read whole; with `into`, a successful answer's body is streamed into
+        that file instead and its data lines (the header line aside) are counted."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         timeout = request.pop("timeout", self.timeout)
+        lines = 0
         try:
-            with httpx.Client(transport=self.transport, timeout=timeout) as http:
-                response = http.request(method, self.base_url + route, headers=headers, **request)
+            with (
+                httpx.Client(transport=self.transport, timeout=timeout) as http,
+                http.stream(method, self.base_url + route, headers=headers, **request) as response,
+            ):
+                if into is None or not response.is_success:
+                    response.read()
+                else:
+                    lines = _stream_into(response, into)
         except httpx.TimeoutException:
             raise ServiceError(
                 f"{self._service} did not answer within {timeout:g} seconds; try again in a moment."
@@ -147,7 +160,7 @@ class ServiceClient:
                 "try again in a moment, or ask the data team to start it."
             ) from None
         if response.is_success:
-            return response
+            return response, lines
         raise ServiceError(self._refusal(response, route, what))
 
     def _refusal(self, response: httpx.Response, route: str, what: str) -> str:
@@ -229,7 +242,15 @@ def _count(header: str | None, fallback: int) -> int:
     return int(header) if header and header.isdigit() else fallback
 
 
-def _data_lines(response: httpx.Response) -> int:
-    """Rows in a scored CSV (its header line aside), for a service that sends no count."""
-    lines = response.content.count(b"\n") + (not response.content.endswith(b"\n"))
-    return max(lines - 1, 0) if response.content else 0
+def _stream_into(response: httpx.Response, target: Path) -> int:
+    """Writes the body into `target` chunk by chunk; its rows (the header line aside), for
+    a service that sends no count."""
+    newlines, last = 0, b""
+    with target.open("wb") as out:
+        for chunk in response.iter_bytes(1 << 20):
+            out.write(chunk)
+            newlines += chunk.count(b"\n")
+            last = chunk or last
+    if not last:
+        return 0
+    return max(newlines + (not last.endswith(b"\n")) - 1, 0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,10 +25,11 @@ class FileReport:
 
 
 def file_report(scored: ScoredFile) -> FileReport:
-    """Reads the scored CSV the service answered."""
+    """Reads the scored CSV the service answered: only the columns it reports on."""
+    types = {PROBABILITY: pl.Float64, WILL_BUY: pl.Boolean, LABEL: pl.String}
+    present = [name for name in pl.read_csv(scored.path, n_rows=0).columns if name in types]
     frame = pl.read_csv(
-        io.BytesIO(scored.csv),
-        schema_overrides={PROBABILITY: pl.Float64, WILL_BUY: pl.Boolean, LABEL: pl.String},
+        scored.path, columns=present, schema_overrides={k: types[k] for k in present}
     )
     targeted = frame[WILL_BUY].fill_null(False) if WILL_BUY in frame.columns else None
     targeted_count = int(targeted.sum()) if targeted is not None else 0

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import polars as pl
+
+from juice.schema import PROBABILITY
 from ui.text import percentage
 
 
@@ -95,4 +99,65 @@ def _table_row(name: str, row: TargetingRow, visitors: int) -> str:
     return (
         f"| {name} | {percentage(row.threshold)} | {plan.reached:,} ({percentage(row.reach)}) | "
         f"{percentage(row.precision)} | {percentage(row.recall)} | {buyers} |"
+    )
+
+
+TARGETED = "targeted"  # the column a campaign plan adds to a scored file
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A campaign chosen on the Targeting tab: everyone from a probability (`threshold`), or
+    the top `reach` share of a file's visitors (when the reach was chosen)."""
+
+    by: str  # threshold | reach
+    threshold: float
+    reach: float
+    visitors: int
+
+    def describe(self) -> str:
+        if self.by == "reach":
+            return f"the top {percentage(self.reach)} of its visitors by probability of buying"
+        return f"everyone from a probability of buying of {percentage(self.threshold)}"
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """A scored file marked by a plan: how many it targets, and what to expect of them."""
+
+    rows: int
+    targeted: int
+    expected_precision: float | None  # the mean probability of the targeted
+    expected_buyers: float  # the sum of their probabilities
+
+
+def plan_file(scored: Path, target: Path, plan: Plan) -> PlannedFile:
+    """Copies the scored CSV (every column as the service wrote it) to `target` with a
+    `targeted` column after them: the visitors `plan` targets. Streamed: the file is never
+    whole in memory, only its probabilities while a top share is ranked."""
+    frame = pl.scan_csv(scored, infer_schema=False)
+    probability = pl.col(PROBABILITY).cast(pl.Float64)
+    if plan.by == "reach":
+        rows = frame.select(pl.len()).collect().item()
+        marked = probability.rank("ordinal", descending=True) <= round(plan.reach * rows)
+    else:  # the service's own rule, at the plan's threshold
+        marked = probability >= plan.threshold
+    frame.with_columns(marked.alias(TARGETED)).sink_csv(target)
+    counted = pl.scan_csv(target, schema_overrides={PROBABILITY: pl.Float64, TARGETED: pl.Boolean})
+    chosen = pl.col(PROBABILITY).filter(pl.col(TARGETED))
+    rows, targeted, mean, total = counted.select(
+        pl.len(), pl.col(TARGETED).sum(), chosen.mean().alias("mean"), chosen.sum().alias("sum")
+    ).collect().row(0)
+    return PlannedFile(int(rows), int(targeted or 0), mean, float(total or 0.0))
+
+
+def planned_markdown(plan: Plan, planned: PlannedFile) -> str:
+    """What the plan does to the file, in a sentence."""
+    if not planned.targeted:
+        return f"Your campaign plan ({plan.describe()}) targets nobody in this file."
+    return (
+        f"Your campaign plan ({plan.describe()}) targets **{planned.targeted:,} of "
+        f"{planned.rows:,}** visitors in this file, marked in the download's `{TARGETED}` "
+        f"column: expect a precision of **{percentage(planned.expected_precision)}**, about "
+        f"**{planned.expected_buyers:,.0f}** buyers among them."
     )

@@ -283,6 +283,35 @@ def test_the_targeting_sliders_follow_the_cards_table(page, service):
     screenshot(page, TAB_TARGETING)
 
 
+def test_the_plan_chosen_in_targeting_marks_whom_it_targets_in_a_scored_file(
+    page, service, export_with_broken_lines
+):
+    import polars as pl
+
+    _, good = export_with_broken_lines
+    rows = api(service, "/model").json()["targeting"]
+    page.get_by_role("tab", name=TAB_TARGETING).click()
+    page.locator("#reach-slider input[type=range]").fill("10")
+    row = min(reversed(rows), key=lambda row: abs(row["reach"] - 0.10))
+    expect(page.locator("#threshold-slider input[type=number]")).to_have_value(
+        f"{round(row['threshold'] * 100, 1):g}"
+    )
+    upload(page, good)
+    top = round(row["reach"] * 300)  # the file's own top share, as chosen
+    expect(page.locator("#file-summary")).to_contain_text(f"targets {top:,} of 300 visitors")
+    with page.expect_download() as download:
+        page.locator("#download-scored").click()
+    marked = pl.read_csv(download.value.path(), infer_schema=False)
+    served = pl.read_csv(api(service, "/predict_csv", files={"file": good.open("rb")}).content,
+                         infer_schema=False)  # fmt: skip
+    assert marked.columns == [*served.columns, "targeted"]
+    assert marked.drop("targeted").equals(served)  # the service's columns, as it gave them
+    targeted = marked.filter(pl.col("targeted") == "true")["probability"].cast(pl.Float64)
+    others = marked.filter(pl.col("targeted") == "false")["probability"].cast(pl.Float64)
+    assert len(targeted) == top
+    assert targeted.min() >= others.max()  # the top share by probability
+
+
 def test_a_card_without_targeting_asks_for_retraining(browser):
     old_card = {"version": "1", "threshold": 0.5, "metrics": {}, "effects": []}
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=old_card))

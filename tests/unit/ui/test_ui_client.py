@@ -79,8 +79,8 @@ def test_a_file_is_sent_asking_for_the_broken_lines_to_be_skipped(tmp_path: Path
                               seen=seen)  # fmt: skip
     export = tmp_path / "visits.csv"
     export.write_bytes(b"M,30\nF,40\n")
-    result = client.score_file(export)
-    assert result.csv == scored
+    result = client.score_file(export, tmp_path / "scored.csv")
+    assert result.path.read_bytes() == scored
     assert (result.rows_scored, result.rows_rejected, result.model_version) == (2, 61, "2")
     assert result.rejected_lines == [(3, "age: not a number"), (9, "4 fields")]
     [request] = seen
@@ -96,7 +96,7 @@ def test_without_count_headers_the_rows_are_counted_in_the_answer(tmp_path: Path
     client = client_answering(lambda r: httpx.Response(200, content=scored))
     export = tmp_path / "visits.csv"
     export.write_bytes(b"M,30\nF,40\n")
-    result = client.score_file(export)
+    result = client.score_file(export, tmp_path / "scored.csv")
     assert (result.rows_scored, result.rows_rejected, result.rejected_lines) == (2, 0, [])
 
 
@@ -174,7 +174,7 @@ def test_a_broken_file_is_refused_with_the_services_reason(tmp_path: Path):
     with pytest.raises(
         ServiceError, match=r"^The service refused the file: cannot split the file into lines\.$"
     ):
-        client.score_file(export)
+        client.score_file(export, tmp_path / "scored.csv")
 
 
 def test_a_service_that_does_not_answer_in_time():
@@ -204,7 +204,7 @@ def test_a_refused_file_names_its_first_broken_lines(tmp_path: Path):
     export = tmp_path / "broken.csv"
     export.write_text("x\n")
     with pytest.raises(ServiceError) as caught:
-        client.score_file(export)
+        client.score_file(export, tmp_path / "scored.csv")
     assert str(caught.value) == (
         "The service refused the file: 4 of 4 lines break the export format "
         "(line 3: reason 3; line 9: reason 9; line 12: reason 12)."

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,7 +236,9 @@ HEADER = b"sex,age,apple,purchased,probability,will_buy\n"
 
 
 def _scored(body: bytes, rejected: list[tuple[int, str]] = ()) -> ScoredFile:  # type: ignore[assignment]
-    return ScoredFile(body, body.count(b"\n") - 1, len(rejected), list(rejected), "1")
+    path = Path(tempfile.mkdtemp()) / "scored.csv"
+    path.write_bytes(body)
+    return ScoredFile(path, body.count(b"\n") - 1, len(rejected), list(rejected), "1")
 
 
 def test_a_labelled_file_gets_precision_and_recall():
@@ -324,3 +328,33 @@ def test_the_histogram_colours_the_targeted_rows():
     figure = charts.probability_histogram(np.array([0.1, 0.15, 0.8]), threshold=0.5)
     colours = {tuple(bar.get_facecolor()) for bar in figure.axes[0].patches if bar.get_height()}
     assert len(colours) == 2
+
+
+# A campaign plan carried over to a scored file.
+
+
+def scored_csv(path, probabilities):
+    lines = ["sex,age,probability,will_buy"]
+    lines += [f"F,{30 + n},{p:.6f},{str(p >= 0.5).lower()}" for n, p in enumerate(probabilities)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_plan_by_threshold_or_by_reach_marks_the_file_and_keeps_its_columns(tmp_path):
+    from ui.targeting import Plan, plan_file, planned_markdown
+
+    source = scored_csv(tmp_path / "scored.csv", [0.9, 0.1, 0.45, 0.7, 0.3, 0.5])
+    by_threshold = plan_file(source, tmp_path / "t.csv", Plan("threshold", 0.45, 0.5, 100))
+    assert (by_threshold.rows, by_threshold.targeted) == (6, 4)
+    assert by_threshold.expected_precision == pytest.approx((0.9 + 0.45 + 0.7 + 0.5) / 4)
+    assert by_threshold.expected_buyers == pytest.approx(2.55)
+    written = (tmp_path / "t.csv").read_text().splitlines()
+    assert written[0] == "sex,age,probability,will_buy,targeted"
+    original = source.read_text().splitlines()
+    assert [line.rsplit(",", 1)[0] for line in written] == original  # as the service gave them
+    by_reach = plan_file(source, tmp_path / "r.csv", Plan("reach", 0.9, 0.5, 100))
+    marked = [line.rsplit(",", 1)[1] for line in (tmp_path / "r.csv").read_text().splitlines()[1:]]
+    assert marked == ["true", "false", "false", "true", "false", "true"]  # the top half
+    assert "targets **3 of 6** visitors" in planned_markdown(Plan("reach", 0.9, 0.5, 100), by_reach)
+    nobody = plan_file(source, tmp_path / "n.csv", Plan("threshold", 0.99, 0.0, 100))
+    assert "targets nobody" in planned_markdown(Plan("threshold", 0.99, 0.0, 100), nobody)
