@@ -68,6 +68,7 @@ bench: install  ## benchmarks (print figures; several minutes)
 	$(RUN) python benchmarks/serving.py
 	$(RUN) python benchmarks/overload.py
 	$(RUN) python benchmarks/drift.py
+	$(RUN) python benchmarks/soak.py
 	$(RUN) python benchmarks/limits.py
 	$(RUN) python benchmarks/first_prediction.py
 
