@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import cached_property
 from pathlib import Path
@@ -12,6 +13,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from juice.workspace import PROJECT_ROOT, Workspace
 
 _NOT_SETTINGS = {"JUICE_DEBUG"}  # read by the command line itself
+LOOPBACK_NAMES = {"localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 def _default_home() -> Path:
@@ -41,6 +53,8 @@ class Settings(BaseSettings):
     reload_seconds: float = Field(2.0, gt=0)  # how often the service checks for a new champion
     smoke_seconds: float = Field(30.0, gt=0)  # how long a promotion waits for the service to switch
     api_token: SecretStr | None = None
+    # Beyond loopback without a token `juice serve` refuses to start; true serves anyone.
+    api_allow_anonymous: bool = False
     # The service under load and hostile clients (per worker): requests in progress beyond
     # which it sheds with 503 and Retry-After, the largest JSON body and upload, and the
     # time a client has to send its whole body.

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
+from juice.settings import is_loopback
 
-LOOPBACK_NAMES = {"localhost"}
-
-
-def is_loopback(host: str) -> bool:
-    """True for an address only this machine can reach (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a host name: it may resolve to anything
-        return False
+__all__ = ["check_binding", "is_loopback", "parse_users"]
 
 
 def parse_users(entries: list[str]) -> list[tuple[str, str]]:

@@ -145,9 +145,13 @@ def plan_file(scored: Path, target: Path, plan: Plan) -> PlannedFile:
     frame.with_columns(marked.alias(TARGETED)).sink_csv(target)
     counted = pl.scan_csv(target, schema_overrides={PROBABILITY: pl.Float64, TARGETED: pl.Boolean})
     chosen = pl.col(PROBABILITY).filter(pl.col(TARGETED))
-    rows, targeted, mean, total = counted.select(
-        pl.len(), pl.col(TARGETED).sum(), chosen.mean().alias("mean"), chosen.sum().alias("sum")
-    ).collect().row(0)
+    rows, targeted, mean, total = (
+        counted.select(
+            pl.len(), pl.col(TARGETED).sum(), chosen.mean().alias("mean"), chosen.sum().alias("sum")
+        )
+        .collect()
+        .row(0)
+    )
     return PlannedFile(int(rows), int(targeted or 0), mean, float(total or 0.0))
 
 

@@ -28,6 +28,7 @@ JSON = "application/json"
 MULTIPART = "multipart/form-data"
 UNKNOWN_PATH = "/{unknown}"  # the one path, and metrics label, of every unknown route
 RETRY_AFTER_SECONDS = 1
+BEARER_SCHEME = "bearer"  # the OpenAPI security scheme of the token
 
 logger = logging.getLogger(__name__)
 
@@ -180,13 +181,16 @@ class Guard:
             return
         document = json.loads(b"".join(parts))
         document.setdefault("paths", {}).update(self.documented)
-        await JSONResponse(complete_openapi(document, self.routes))(scope, receive, send)
+        completed = complete_openapi(document, self.routes, bearer=self.token is not None)
+        await JSONResponse(completed)(scope, receive, send)
 
 
 class BoundedBody:
     """A request body read through `receive`, refused (BodyRefused) past `limit` bytes or
     when it takes more than `seconds` to arrive (a client trickling it holds a connection
-    and a request slot, so it gets a deadline)."""
+    and a request slot, so it gets a deadline). Once the body is complete, `receive`
+    passes messages through: the server's `http.disconnect` (sent when the client leaves,
+    or once the response is complete) is what a streaming response listens for."""
 
     def __init__(self, receive: Any, limit: int, seconds: float, field: str = "body") -> None:
         self._receive = receive
@@ -195,8 +199,11 @@ class BoundedBody:
         self.deadline = time.monotonic() + seconds
         self.seconds = seconds
         self.size = 0
+        self.complete = False
 
     async def receive(self) -> dict:
+        if self.complete:  # the bounds were for the body; what follows is the server's
+            return await self._receive()
         try:
             async with asyncio.timeout(self.deadline - time.monotonic()):
                 message = await self._receive()
@@ -208,6 +215,7 @@ class BoundedBody:
         self.size += len(message.get("body", b""))
         if self.size > self.limit:
             raise BodyRefused(_too_large(self.field, self.limit))
+        self.complete = not message.get("more_body", False)
         return message
 
     async def read(self) -> bytes:
@@ -303,14 +311,24 @@ def _replay(body: bytes) -> Any:
     return receive
 
 
-def complete_openapi(document: dict[str, Any], routes: dict[str, str | None]) -> dict[str, Any]:
+def complete_openapi(
+    document: dict[str, Any], routes: dict[str, str | None], bearer: bool = False
+) -> dict[str, Any]:
     """BentoML's OpenAPI document, completed with what the guard answers for `routes`.
 
     Error bodies carry `detail` as a list of `{loc, msg}`; every guarded route may answer
-    401 and 503, a route with a body 408, 413 and 415; a route without input is also a
-    GET.
+    503, a route with a body 408, 413 and 415; a route without input is also a GET. With
+    `bearer` (a token is set), the guarded routes require the `bearer` security scheme
+    and may answer 401.
     """
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    if bearer:
+        components.setdefault("securitySchemes", {})[BEARER_SCHEME] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The service's token (JUICE_API_TOKEN): `Authorization: Bearer <token>`",
+        }
     detail = {
         "type": "array",
         "items": {
@@ -327,7 +345,10 @@ def complete_openapi(document: dict[str, Any], routes: dict[str, str | None]) ->
         if path not in paths:
             continue
         post = paths[path]["post"]
-        statuses = {"401": "Unauthorized", "503": "At capacity: retry after Retry-After s"}
+        statuses = {"503": "At capacity: retry after Retry-After s"}
+        if bearer:
+            post["security"] = [{BEARER_SCHEME: []}]
+            statuses["401"] = "Unauthorized: a valid bearer token is required"
         if content_type is not None:
             statuses |= {"408": "Request Timeout", "413": "Too Large", "415": "Wrong Type"}
         for status, description in statuses.items():

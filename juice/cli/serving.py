@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 from typing import Annotated
 
 import typer
@@ -19,17 +18,26 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="Port (default JUICE_API_PORT).")] = None,
 ) -> None:
-    """Start the BentoML service with the champion model (foreground)."""
+    """Start the BentoML service with the champion model (foreground).
+
+    Beyond loopback it needs the token (JUICE_API_TOKEN), or JUICE_API_ALLOW_ANONYMOUS=true.
+    """
     settings = load_settings()
+    from juice.serving.access import api_access
+
+    try:
+        access = api_access(host, settings.token, settings.api_allow_anonymous)
+    except ValueError as error:
+        raise JuiceError(str(error)) from error
     from juice.registry.store import Registry
 
     Registry(settings).require_champion()
-    from juice.adapters.commands import serve_command
+    from juice.adapters.commands import become, serve_command
 
     port = port or settings.api_port
-    print(f"serving the champion on http://{host}:{port} (Ctrl+C stops)")
-    command = serve_command(SERVICE, host, port, settings.api_shutdown_seconds)
-    sys.exit(subprocess.call(command, cwd=PROJECT_ROOT))
+    print(f"serving the champion on http://{host}:{port}; {access} (Ctrl+C stops)", flush=True)
+    os.chdir(PROJECT_ROOT)  # the service's module; SIGTERM reaches the server itself
+    become(serve_command(SERVICE, host, port, settings.api_shutdown_seconds))
 
 
 def ui(

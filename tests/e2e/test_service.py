@@ -44,9 +44,34 @@ def served(home: Path, target: str = "service:PolJuice", **env: str) -> Iterator
 
 
 @pytest.fixture(scope="module")
-def server(champion_home) -> Iterator[str]:
-    with served(champion_home) as url:
+def server_log(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("service") / "service.log"
+
+
+@pytest.fixture(scope="module")
+def server(champion_home, server_log) -> Iterator[str]:
+    server, url = bento_server("service:PolJuice", champion_home, server_log,
+                               JUICE_RELOAD_SECONDS="0.5")  # fmt: skip
+    with server:
         yield url
+
+
+def test_a_pooled_client_keeps_its_connection_through_uploads(server, server_log, tmp_path):
+    """A keep-alive client (services pool their connections): an upload, then more
+    requests on the same connection; a success logs no traceback."""
+    export = write_export(simulate(200, seed=12), tmp_path / "e.csv", header=True)
+    opened: list[object] = []
+    with httpx.Client(base_url=server, timeout=30) as client:
+        for _ in range(5):
+            upload = client.post("/predict_csv", files={"file": export.open("rb")})
+            assert upload.status_code == 200, upload.text
+            answer = client.post("/predict", json={"visits": [EXAMPLE_VISIT]})
+            assert answer.status_code == 200, answer.text
+            opened.append(answer.extensions["network_stream"])
+    assert len({id(stream) for stream in opened}) == 1  # one connection throughout
+    logged = server_log.read_text()
+    assert "Traceback" not in logged
+    assert "ClientDisconnect" not in logged
 
 
 def test_probabilities_equal_the_registered_models(server, champion_home):
@@ -373,5 +398,22 @@ def test_the_token_guards_prediction_and_model_routes(bento):
     assert httpx.post(f"{url}/predict", json=body, headers=lower).status_code == 200
     assert httpx.get(f"{url}/model").headers["www-authenticate"].startswith("Bearer")
     assert httpx.get(f"{url}/model", headers=TOKEN).status_code == 200
+    assert httpx.get(f"{url}/record").status_code == 401
+    assert httpx.get(f"{url}/record", headers=TOKEN).json()["version"]  # a bento: no registry
+
+
+def test_the_openapi_document_declares_the_bearer_token_the_routes_need(bento, server):
+    url, _ = bento
+    document = httpx.get(f"{url}/docs.json").json()  # open: it says how to call
+    assert document["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer",
+        "description": "The service's token (JUICE_API_TOKEN): `Authorization: Bearer <token>`",
+    }  # fmt: skip
+    for path in ("/predict", "/explain", "/predict_csv", "/model", "/record"):
+        assert document["paths"][path]["post"]["security"] == [{"bearer": []}], path
+        assert "401" in document["paths"][path]["post"]["responses"], path
+    open_document = httpx.get(f"{server}/docs.json").json()  # no token: nothing to send
+    assert "securitySchemes" not in open_document["components"]
+    assert "security" not in open_document["paths"]["/predict"]["post"]
     assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
     assert httpx.get(f"{url}/metrics").status_code == 200

@@ -85,6 +85,13 @@ def test_the_app_refuses_an_unsafe_start_in_one_line(workspace, env, words):
     assert_one_line_error(juice("ui", "--port", "1", env=env), *words)
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "shop.example"])
+def test_the_api_refuses_to_listen_beyond_loopback_without_a_token_in_one_line(workspace, host):
+    done = juice("serve", "--host", host, "--port", "1")
+    assert_one_line_error(done, host, "without a token", "JUICE_API_ALLOW_ANONYMOUS")
+    assert_one_line_error(juice("serve", "--host", host, env={"JUICE_API_TOKEN": ""}), "empty")
+
+
 def test_the_app_says_its_port_is_taken(workspace):
     import socket
 

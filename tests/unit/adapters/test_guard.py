@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import ClassVar
+from unittest.mock import ANY
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 from waiting import run_async
@@ -166,6 +167,34 @@ def test_a_client_gone_before_its_body_is_answered_at_once():
     assert sent[0]["status"] == 400
 
 
+def test_a_complete_upload_passes_the_servers_disconnect_through():
+    """A streaming response listens for `http.disconnect`, which the server also sends
+    once the response is complete: raising it broke every keep-alive connection after
+    /predict_csv (ClientDisconnect logged, the connection closed)."""
+    messages = iter([
+        {"type": "http.request", "body": b"M,30", "more_body": False},
+        {"type": "http.disconnect"},
+    ])  # fmt: skip
+
+    async def receive() -> dict:
+        return next(messages)
+
+    async def stream(request: Request) -> Response:
+        await request.body()
+        return StreamingResponse(iter([b"a", b"b"]))
+
+    guard = Guard(Starlette(routes=[Route("/up", stream, methods=["POST"])]), routes=ROUTES)
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    headers = [(b"content-type", MULTIPART.encode())]
+    scope = {"type": "http", "method": "POST", "path": "/up", "headers": headers}
+    run_async(guard(scope, receive, send))  # raised ClientDisconnect before the fix
+    assert sent[0]["status"] == 200
+
+
 def test_requests_beyond_capacity_are_shed_with_retry_after():
     run_async(_shedding())
 
@@ -237,7 +266,7 @@ def test_openapi_document_is_completed():
                   "/predict_csv": {"post": {"responses": {}}}},
     }  # fmt: skip
     routes = {"/predict": JSON, "/predict_csv": MULTIPART, "/model": None}
-    done = complete_openapi(document, routes)
+    done = complete_openapi(document, routes, bearer=True)
     assert (
         done["components"]["schemas"]["InvalidArgument"]["properties"]["detail"]["type"] == "array"
     )
@@ -247,3 +276,19 @@ def test_openapi_document_is_completed():
     statuses = {path: set(done["paths"][path]["post"]["responses"]) for path in routes}
     body = {"401", "408", "413", "415", "503"}
     assert statuses == {"/predict": body, "/predict_csv": body, "/model": {"200", "401", "503"}}
+    assert done["components"]["securitySchemes"] == {
+        "bearer": {"type": "http", "scheme": "bearer", "description": ANY}
+    }
+    assert all(
+        operation["security"] == [{"bearer": []}]
+        for path in routes
+        for operation in done["paths"][path].values()
+    )
+
+
+def test_openapi_document_declares_no_security_without_a_token():
+    document = {"paths": {"/predict": {"post": {"responses": {}}}}}
+    done = complete_openapi(document, {"/predict": JSON})
+    assert "securitySchemes" not in done["components"]
+    assert "security" not in done["paths"]["/predict"]["post"]
+    assert "401" not in done["paths"]["/predict"]["post"]["responses"]
