@@ -260,9 +260,9 @@ def run(
         if hour % 24 == 23:
             print(f"  day {hour // 24 + 1}: champion v{soak.hours[-1].champion}, {time.perf_counter() - started:.0f} s",
                   flush=True)  # fmt: skip
-    last = list(schedule.changes())[-1] if schedule.changes() else None
-    if last is not None:
-        soak.quality[last] = quality(soak, hours - 1)
+    begun = [name for name, (start, _) in schedule.changes().items() if start < hours]
+    if begun and begun[-1] not in soak.quality:  # the change the run ends in
+        soak.quality[begun[-1]] = quality(soak, hours - 1)
     soak.seconds = time.perf_counter() - started
     return soak
 

@@ -97,6 +97,7 @@ def train(must_improve: bool = False) -> TrainingOutcome:
 def push(url: str, outcome: TrainingOutcome) -> None:
     try:
         push_training(url, outcome.model_version, outcome.promoted, outcome.champion,
-                      {key: outcome.metrics[key] for key in SUMMARY_METRICS})  # fmt: skip
+                      {key: outcome.metrics[key] for key in SUMMARY_METRICS},
+                      auth=Settings().monitoring_auth())  # fmt: skip
     except OSError as error:  # a training stands whether or not a dashboard hears of it
         get_run_logger().warning(str(error))

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ByteSize, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from juice.secrets import MONITORING_USER, shared_secret
 from juice.workspace import PROJECT_ROOT, Workspace
 
 _NOT_SETTINGS = {"JUICE_DEBUG"}  # read by the command line itself
@@ -52,6 +53,9 @@ class Settings(BaseSettings):
     api_workers: int = Field(2, ge=1)
     reload_seconds: float = Field(2.0, gt=0)  # how often the service checks for a new champion
     smoke_seconds: float = Field(30.0, gt=0)  # how long a promotion waits for the service to switch
+    # How often a running flow tells the Prefect server it lives (Prefect's minimum is 30):
+    # a run silent for half as long again is marked CRASHED (a killed process).
+    flow_heartbeat_seconds: int = Field(30, ge=30)
     api_token: SecretStr | None = None
     # Beyond loopback without a token `juice serve` refuses to start; true serves anyone.
     api_allow_anonymous: bool = False
@@ -71,6 +75,9 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = None
     model_name: str = Field("poljuice", pattern=r"^[A-Za-z0-9_.-]+$")
     dvc_remote: str | None = None
+    # The file holding the secret Prometheus and the drift checks give Alertmanager, the
+    # Pushgateway and the alert receiver; made in the workspace when not set.
+    monitoring_secret_path: Path | None = None
     drift_cron: str = "0 * * * *"  # when the scheduled drift check runs (hourly)
     ingest_cron: str = "55 * * * *"  # when the next exports are pulled (before each check)
     sim_rows: int = Field(20_000, ge=1)
@@ -145,6 +152,16 @@ class Settings(BaseSettings):
         """JUICE_DVC_REMOTE, or the workspace's own remote named relative to the workspace
         (DVC keeps it relative), so a moved or copied workspace pushes into itself."""
         return self.dvc_remote or self.workspace.relative(self.workspace.dvc_remote)
+
+    @property
+    def monitoring_secret_file(self) -> Path:
+        """The secret Prometheus and the drift checks give Alertmanager, the Pushgateway
+        and the alert receiver (nothing from a web page of another origin knows it)."""
+        return self.monitoring_secret_path or self.workspace.secret("monitoring")
+
+    def monitoring_auth(self) -> tuple[str, str]:
+        """(user, password) for Alertmanager and the Pushgateway (made once)."""
+        return MONITORING_USER, shared_secret(self.monitoring_secret_file)
 
     @cached_property
     def tracking_uri(self) -> str:

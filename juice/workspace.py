@@ -145,6 +145,11 @@ class Workspace:
         return self.monitoring_dir / "alertmanager.yml"
 
     @property
+    def monitoring_web_config(self) -> Path:
+        """Alertmanager's and the Pushgateway's web configuration (their basic auth)."""
+        return self.monitoring_dir / "web.yml"
+
+    @property
     def prometheus_data(self) -> Path:
         """Prometheus' time-series database."""
         return self.monitoring_dir / "prometheus"
@@ -193,6 +198,10 @@ class Workspace:
     def export_cache(self) -> Path:
         """Each export's parse and validation results, by content and parameters."""
         return self.work / "exports"
+
+    def secret(self, name: str) -> Path:
+        """A secret the stack's own processes share (readable by this user only)."""
+        return self.work / "secrets" / name
 
     def lock(self, name: str) -> Path:
         """The lock file that serialises one kind of step (`publish`, `dvc`, ...)."""

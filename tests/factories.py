@@ -43,12 +43,14 @@ def small_train_params(**grid):
 
 
 def write_params(settings, **grid) -> None:
-    """A workspace params.yaml with the small training grid."""
+    """A workspace params.yaml with the small training grid; its concept check judges every
+    labelled visit of a window (the tests' exports are a few thousand visits, their
+    champions small: the newest 1,000 alone leave the verdict to chance)."""
     import yaml
 
-    from juice.params import Params
+    from juice.params import DriftParams, Params
 
-    params = Params(train=small_train_params(**grid))
+    params = Params(train=small_train_params(**grid), drift_check=DriftParams(concept_visits=5000))
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.workspace.params_file.write_text(yaml.safe_dump(params.model_dump(mode="json")))
 

@@ -21,6 +21,17 @@ def prefect_server_command(settings: Settings) -> list[str]:
             "--port", str(settings.prefect_port)]  # fmt: skip
 
 
+def prefect_server_environment(settings: Settings) -> dict[str, str]:
+    """What the Prefect server must be told to take requests from its own pages only: a web
+    page of another origin gets no CORS answer (its JSON requests are never sent) and
+    every change needs Prefect's CSRF token (which that page cannot read)."""
+    own = f"{settings.prefect_port}"
+    return {
+        "PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS": f"http://127.0.0.1:{own},http://localhost:{own}",
+        "PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED": "true",
+    }
+
+
 def mlflow_server_command(settings: Settings) -> list[str]:
     """The MLflow UI over the workspace's tracking store on JUICE_MLFLOW_PORT."""
     return [_venv("mlflow"), "server", "--backend-store-uri", settings.tracking_uri,
@@ -44,6 +55,8 @@ def prometheus_command(settings: Settings) -> list[str]:
         f"--storage.tsdb.path={workspace.prometheus_data}",
         f"--storage.tsdb.retention.time={settings.retention_days}d",
         f"--web.listen-address={LOOPBACK}:{settings.prometheus_port}",
+        # Its API answers reads only (no admin, no lifecycle): to its own pages alone.
+        rf"--web.cors.origin=http://(127\.0\.0\.1|localhost):{settings.prometheus_port}",
     ]
 
 
@@ -55,6 +68,7 @@ def alertmanager_command(settings: Settings) -> list[str]:
         f"--config.file={workspace.alertmanager_config}",
         f"--storage.path={workspace.alertmanager_data}",
         f"--web.listen-address={LOOPBACK}:{settings.alertmanager_port}",
+        f"--web.config.file={workspace.monitoring_web_config}",  # basic auth: our processes only
         # A single instance: no cluster gossip (it would listen on 0.0.0.0:9094).
         "--cluster.listen-address=",
     ]
@@ -66,6 +80,7 @@ def pushgateway_command(settings: Settings) -> list[str]:
     return [
         _installed("prometheus-pushgateway", "pushgateway"),  # Debian's name, upstream's
         f"--web.listen-address={LOOPBACK}:{settings.pushgateway_port}",
+        f"--web.config.file={settings.workspace.monitoring_web_config}",  # basic auth
         f"--persistence.file={settings.workspace.pushgateway_data}",
     ]
 

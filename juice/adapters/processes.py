@@ -19,8 +19,10 @@ def http_server(
     cwd: Path = PROJECT_ROOT,
     timeout: float = 120,
     log: Path | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HTTPExecutor:
-    """A server that counts as started once `ready_url` answers 2xx to a GET.
+    """A server that counts as started once `ready_url` answers 2xx to a GET (with
+    `headers`, the credentials of a server behind authentication).
 
     `start()` raises if it is not ready within `timeout` seconds or exits first; `stop()`
     ends its whole process group (BentoML's workers too). Usable as a context manager.
@@ -31,6 +33,7 @@ def http_server(
         command,
         url=ready_url,
         method="GET",
+        headers=headers,
         cwd=str(cwd),
         envvars=env or {},
         timeout=timeout,

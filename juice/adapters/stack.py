@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,6 +31,7 @@ from juice.adapters.ports import listening
 from juice.errors import JuiceError
 from juice.locks import try_acquire
 from juice.registry.store import Registry
+from juice.secrets import basic_authorization
 from juice.settings import Settings
 from juice.workspace import PROJECT_ROOT
 
@@ -45,11 +46,13 @@ class Endpoint:
     probe: str  # what answers 200 once it is up
     port: int
     setting: str
+    headers: dict[str, str] = field(default_factory=dict)  # the probe's credentials
 
 
 def endpoints(settings: Settings) -> list[Endpoint]:
     """Where the stack answers, in the order the table shows them."""
     local = "http://127.0.0.1"
+    monitoring = basic_authorization(*settings.monitoring_auth())
     return [
         Endpoint("marketers' app", f"{local}:{settings.ui_port}", f"{local}:{settings.ui_port}/",
                  settings.ui_port, "JUICE_UI_PORT"),
@@ -66,10 +69,10 @@ def endpoints(settings: Settings) -> list[Endpoint]:
                  "JUICE_PROMETHEUS_PORT"),
         Endpoint("Pushgateway", f"{local}:{settings.pushgateway_port}",
                  f"{local}:{settings.pushgateway_port}/-/ready", settings.pushgateway_port,
-                 "JUICE_PUSHGATEWAY_PORT"),
+                 "JUICE_PUSHGATEWAY_PORT", monitoring),
         Endpoint("Alertmanager", f"{local}:{settings.alertmanager_port}",
                  f"{local}:{settings.alertmanager_port}/-/ready", settings.alertmanager_port,
-                 "JUICE_ALERTMANAGER_PORT"),
+                 "JUICE_ALERTMANAGER_PORT", monitoring),
         Endpoint("alert receiver", f"{local}:{settings.alert_receiver_port}",
                  f"{local}:{settings.alert_receiver_port}/healthz",
                  settings.alert_receiver_port, "JUICE_ALERT_RECEIVER_PORT"),
@@ -140,15 +143,15 @@ def wait_until_up(settings: Settings, timeout: float) -> list[Endpoint]:
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=2) as client:
         while waiting and time.monotonic() < deadline:
-            waiting = [e for e in waiting if not _answers(client, e.probe)]
+            waiting = [e for e in waiting if not _answers(client, e.probe, e.headers)]
             if waiting:
                 time.sleep(1)
     return waiting
 
 
-def _answers(client: httpx.Client, url: str) -> bool:
+def _answers(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> bool:
     try:
-        return client.get(url).status_code == 200
+        return client.get(url, headers=headers).status_code == 200
     except httpx.HTTPError:
         return False
 

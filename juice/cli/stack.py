@@ -17,8 +17,9 @@ def prefect_server() -> None:
     in the workspace."""
     settings = load_settings()
     os.environ.pop("PREFECT_API_URL", None)  # the server itself is no client
-    from juice.adapters.commands import become, prefect_server_command
+    from juice.adapters.commands import become, prefect_server_command, prefect_server_environment
 
+    os.environ.update(prefect_server_environment(settings))
     print(f"Prefect server and UI on http://127.0.0.1:{settings.prefect_port}", flush=True)
     become(prefect_server_command(settings))
 

@@ -158,7 +158,8 @@ def push_check(settings: Settings, outcome: DriftOutcome) -> list[str]:
             "below_promise": check.below_promise,
         }
         push_drift(settings.pushgateway_url, check.report, check.model_version,
-                   incident=outcome.incident, precision=precision)  # fmt: skip
+                   incident=outcome.incident, precision=precision,
+                   auth=settings.monitoring_auth())  # fmt: skip
     except OSError as error:
         return [str(error)]
     return []

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from juice.errors import JuiceError
 from juice.monitoring.alerts import ALERTS_PATH
+from juice.secrets import MONITORING_USER
 from juice.settings import Settings
 from juice.workspace import PROMETHEUS_DEPLOYMENT
 
@@ -68,6 +69,8 @@ def render_prometheus_config(settings: Settings, intervals: Intervals | None = N
         service_target=_quoted(service.target),
         pushgateway_scheme=_quoted(pushgateway.scheme),
         pushgateway_target=_quoted(pushgateway.target),
+        monitoring_user=_quoted(MONITORING_USER),
+        secret_file=_quoted(str(settings.monitoring_secret_file)),
     )
 
 
@@ -80,7 +83,18 @@ def render_alertmanager_config(settings: Settings, intervals: Intervals | None =
         group_interval=intervals.group_interval,
         repeat_interval=intervals.repeat,
         receiver_url=_quoted(f"http://{LOOPBACK}:{settings.alert_receiver_port}{ALERTS_PATH}"),
+        secret_file=_quoted(str(settings.monitoring_secret_file)),
     )
+
+
+def render_web_config(settings: Settings) -> str:
+    """The web configuration Alertmanager and the Pushgateway read: basic auth, the
+    workspace's secret for `juice` (bcrypt, as the exporter toolkit wants it)."""
+    import bcrypt
+
+    user, password = settings.monitoring_auth()
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+    return f"basic_auth_users:\n  {user}: {_quoted(hashed)}\n"
 
 
 def write_monitoring_configs(settings: Settings, intervals: Intervals | None = None) -> None:
@@ -90,6 +104,7 @@ def write_monitoring_configs(settings: Settings, intervals: Intervals | None = N
     _write(workspace.prometheus_config, render_prometheus_config(settings, intervals))
     _write(workspace.prometheus_rules, RULES.read_text())
     _write(workspace.alertmanager_config, render_alertmanager_config(settings, intervals))
+    _write(workspace.monitoring_web_config, render_web_config(settings))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from juice.monitoring.drift import DriftReport
@@ -23,6 +24,7 @@ def push_drift(
     *,
     incident: Incident | None = None,
     precision: dict[str, float | bool | None] | None = None,
+    auth: tuple[str, str] | None = None,
 ) -> None:
     """Pushes `juice_drift_detected` (this check's verdict),
     `juice_drift_p_value{feature,test}`, the window's size, the incident
@@ -60,7 +62,7 @@ def push_drift(
     gauge(
         "juice_drift_check_last_success_timestamp_seconds", "When a drift check last completed"
     ).set(time.time())
-    _push(url, JOB, registry, timeout)
+    _push(url, JOB, registry, timeout, auth)
 
 
 _PRECISION = {  # name: (metric, help)
@@ -77,7 +79,7 @@ _PRECISION = {  # name: (metric, help)
 
 def push_training(
     url: str, version: str, promoted: bool, champion: str | None, metrics: dict[str, float],
-    timeout: float = 5.0,
+    timeout: float = 5.0, auth: tuple[str, str] | None = None,
 ) -> None:  # fmt: skip
     """Pushes a training's test metrics, whether it was promoted, the champion after it and
     `juice_training_last_success_timestamp_seconds` (job `juice_train`).
@@ -99,14 +101,25 @@ def push_training(
               registry=registry).labels(champion).set(1)  # fmt: skip
     Gauge("juice_training_last_success_timestamp_seconds", "When a training last completed",
           registry=registry).set(time.time())  # fmt: skip
-    _push(url, TRAINING_JOB, registry, timeout)
+    _push(url, TRAINING_JOB, registry, timeout, auth)
 
 
-def _push(url: str, job: str, registry: CollectorRegistry, timeout: float) -> None:
-    """Replaces the job's group on the Pushgateway; any failure is one OSError."""
+def _push(
+    url: str, job: str, registry: CollectorRegistry, timeout: float, auth: tuple[str, str] | None
+) -> None:
+    """Replaces the job's group on the Pushgateway (with basic `auth`, (user, password),
+    when given); any failure is one OSError."""
     from prometheus_client import push_to_gateway
+    from prometheus_client.exposition import basic_auth_handler, default_handler
+
+    def handler(
+        url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes
+    ) -> Callable[[], None]:
+        if auth is None:
+            return default_handler(url, method, timeout, headers, data)
+        return basic_auth_handler(url, method, timeout, headers, data, *auth)
 
     try:
-        push_to_gateway(url, job=job, registry=registry, timeout=timeout)
+        push_to_gateway(url, job=job, registry=registry, timeout=timeout, handler=handler)
     except Exception as error:  # urllib raises URLError, HTTPError, timeouts: all one cause
         raise OSError(f"could not push to the Pushgateway at {url}: {error}") from error

@@ -3,7 +3,9 @@ demand and on schedule, and `juice` commands reporting to the running server."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from commands import start_juice
 from factories import export, write_params
 
 from juice.adapters.processes import bento_server, free_port, http_server
@@ -154,3 +157,72 @@ def test_the_scheduled_drift_check_runs_by_itself(stack):
             return
         time.sleep(3)
     pytest.fail(f"no scheduled run completed: {[(r.name, r.state.name) for r in runs]}")
+
+
+ANOTHER_ORIGIN = "http://127.0.0.1:1"  # a web page served anywhere else, another port included
+
+
+def test_a_page_of_another_origin_cannot_drive_the_prefect_server(stack):
+    env, api = stack
+    port = env["JUICE_PREFECT_PORT"]
+    asked = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
+    for own in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):  # the UI, either name
+        answer = httpx.options(f"{api}/deployments/filter", headers={"Origin": own, **asked})
+        assert answer.headers.get("access-control-allow-origin") == own
+    answer = httpx.options(f"{api}/deployments/filter", headers={"Origin": ANOTHER_ORIGIN, **asked})
+    assert "access-control-allow-origin" not in answer.headers  # its JSON is never sent
+    # What a page sends without asking: text/plain, its Origin. Refused; nothing changes.
+    simple = {"Origin": ANOTHER_ORIGIN, "Content-Type": "text/plain", "Sec-Fetch-Site": "same-site"}
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        deployment = next(d for d in client.read_deployments() if d.name == "on-demand")
+        runs = len(client.read_flow_runs())
+        attempts = [
+            (f"/deployments/{deployment.id}/pause_deployment", ""),
+            (f"/deployments/{deployment.id}/create_flow_run",
+             json.dumps({"parameters": {"sources": ["http://attacker.example/e.csv"]}})),
+            ("/flow_runs/bulk_delete", "{}"),
+        ]  # fmt: skip
+        for path, body in attempts:
+            answer = httpx.post(f"{api}{path}", content=body, headers=simple)
+            assert answer.status_code in (403, 422), (path, answer.status_code, answer.text)
+        assert not client.read_deployment(deployment.id).paused
+        assert len(client.read_flow_runs()) == runs
+
+
+def test_a_flow_run_killed_by_sigkill_ends_crashed_within_a_minute(stack):
+    env, api = stack
+    hangs = ("import time\nfrom juice.monitoring import check\n"
+             "check.check_drift = lambda *args, **kwargs: time.sleep(600)")  # fmt: skip
+    started = time.monotonic()
+    killed = start_juice("drift-check", "--no-retrain", patch=hangs,
+                         env={**env, "PREFECT_API_URL": api})  # fmt: skip
+    try:
+
+        def running() -> list:
+            return [run for run in flow_runs(api) if run.state and run.state.is_running()
+                    and run.deployment_id is None]  # fmt: skip
+
+        deadline = time.monotonic() + 120
+        while not (found := running()) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert found, "the drift check's run never showed as RUNNING"
+        run_id = found[0].id
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait()
+    killed_at = time.monotonic()
+    deadline = killed_at + 90
+    while time.monotonic() < deadline:
+        state = next(r.state for r in flow_runs(api) if r.id == run_id)
+        if state.is_crashed():
+            break
+        time.sleep(2)
+    assert state.is_crashed(), state
+    assert time.monotonic() - killed_at < 75, "crashed, but later than a heartbeat and a half"
+    assert time.monotonic() - started < 240

@@ -13,21 +13,39 @@ from factories import export, land
 
 from juice.adapters.commands import pushgateway_command
 from juice.adapters.processes import free_port, http_server
+from juice.monitoring.prometheus import write_monitoring_configs
 from juice.registry.listing import list_versions
 from juice.registry.store import CHECKS_EXPERIMENT, Registry
+from juice.secrets import basic_authorization
 from juice.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def pushgateway(tmp_path_factory) -> Iterator[str]:
-    """A real Pushgateway on loopback, its data in its own workspace (Debian's default
-    file is shared by every Pushgateway on the machine)."""
+def pushgateway_server(tmp_path_factory) -> Iterator[Settings]:
+    """A real Pushgateway on loopback, its data and secret in its own workspace (Debian's
+    default file is shared by every Pushgateway on the machine)."""
     settings = Settings(home=tmp_path_factory.mktemp("pushgateway"), pushgateway_port=free_port())
+    write_monitoring_configs(settings)
     url = f"http://127.0.0.1:{settings.pushgateway_port}"
-    with http_server(pushgateway_command(settings), f"{url}/-/ready"):
-        yield url
+    credentials = basic_authorization(*settings.monitoring_auth())
+    with http_server(pushgateway_command(settings), f"{url}/-/ready", headers=credentials):
+        yield settings
+
+
+def pushed(pushgateway: str) -> str:
+    """What the Pushgateway exposes (asked with the secret the flows were given)."""
+    return httpx.get(f"{pushgateway}/metrics", auth=Settings().monitoring_auth()).text
+
+
+@pytest.fixture
+def pushgateway(pushgateway_server, monkeypatch) -> str:
+    """The Pushgateway's URL, for flows that push to it with its secret."""
+    monkeypatch.setenv(
+        "JUICE_MONITORING_SECRET_PATH", str(pushgateway_server.monitoring_secret_file)
+    )
+    return f"http://127.0.0.1:{pushgateway_server.pushgateway_port}"
 
 
 def test_a_campaign_is_drift_named_by_its_ads_and_pushed(
@@ -48,7 +66,7 @@ def test_a_campaign_is_drift_named_by_its_ads_and_pushed(
     saved = json.loads(outcome.check.report_file.read_text())
     assert saved["verdict"] == "drift"
     assert [test["feature"] for test in saved["tests"]] == [t.feature for t in report.tests]
-    metrics = httpx.get(f"{pushgateway}/metrics").text
+    metrics = pushed(pushgateway)
     assert 'juice_drift_detected{instance="",job="juice_drift_check"} 1' in metrics
     assert 'juice_drift_p_value{feature="mango",instance="",job="juice_drift_check",test=' in (
         metrics
@@ -88,7 +106,7 @@ def test_a_change_the_champion_handles_is_one_incident_confirmed_without_trainin
     assert (opened.incident_event, opened.incident.number, opened.retrained) == ("opened", 1, False)
     assert opened.incident.since.startswith("campaign-")
     assert "incident #1 opened" in opened.action
-    metrics = httpx.get(f"{pushgateway}/metrics").text
+    metrics = pushed(pushgateway)
     assert 'juice_drift_incident_open{instance="",job="juice_drift_check"} 1' in metrics
     saved = json.loads(opened.check.report_file.read_text())
     assert saved["incident"]["event"] == "opened"
@@ -175,7 +193,7 @@ def test_a_training_pushes_its_metrics(trained, pushgateway, monkeypatch):
 
     monkeypatch.setenv("JUICE_PUSHGATEWAY_URL", pushgateway)
     outcome = train()
-    metrics = httpx.get(f"{pushgateway}/metrics").text
+    metrics = pushed(pushgateway)
     assert "juice_training_last_success_timestamp_seconds{" in metrics
     labels = f'job="juice_train",metric="roc_auc",version="{outcome.model_version}"'
     assert f'juice_training_test_metric{{instance="",{labels}}}' in metrics

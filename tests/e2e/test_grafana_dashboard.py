@@ -27,8 +27,9 @@ from juice.adapters.commands import pushgateway_command
 from juice.adapters.processes import bento_server, free_port, http_server
 from juice.data.simulator import simulate
 from juice.monitoring.drift import AGE_TEST, WATCH_SHARE_TEST, DriftReport, FeatureTest
-from juice.monitoring.prometheus import RULES
+from juice.monitoring.prometheus import RULES, write_monitoring_configs
 from juice.monitoring.pushgateway import push_drift
+from juice.secrets import basic_authorization
 from juice.serving.api import request_visits
 from juice.settings import Settings
 from juice.workspace import PROJECT_ROOT
@@ -78,9 +79,9 @@ class Stack:
         return answer.json()["data"]
 
 
-def loopback_config(service: str, pushgateway: str) -> dict[str, Any]:
-    """compose's prometheus.yml with its targets on this machine and one-second intervals:
-    the same jobs, labels and rules, but no container names to resolve."""
+def loopback_config(service: str, pushgateway: str, secret: Path) -> dict[str, Any]:
+    """compose's prometheus.yml with its targets on this machine, the workspace's secret and
+    one-second intervals: the same jobs, labels and rules, no container names to resolve."""
     config = yaml.safe_load(COMPOSE_PROMETHEUS.read_text())
     config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
     del config["alerting"]  # no Alertmanager here; alerts are tests/e2e/test_monitoring.py's
@@ -89,6 +90,8 @@ def loopback_config(service: str, pushgateway: str) -> dict[str, Any]:
         for discovery in ("dns_sd_configs", "static_configs"):
             job.pop(discovery, None)
         job["static_configs"] = [{"targets": [targets.pop(job["job_name"])]}]
+        if "basic_auth" in job:
+            job["basic_auth"]["password_file"] = str(secret)
     assert not targets, f"compose's Prometheus does not scrape {sorted(targets)}"
     return config
 
@@ -117,7 +120,9 @@ def stack(champion_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     pushgateway_url = f"http://127.0.0.1:{push_port}"
     prometheus_url = f"http://127.0.0.1:{prometheus_port}"
     settings = Settings(home=folder, pushgateway_port=push_port)
-    config = loopback_config(service_url.removeprefix("http://"), f"127.0.0.1:{push_port}")
+    write_monitoring_configs(settings)  # the Pushgateway's basic auth
+    config = loopback_config(service_url.removeprefix("http://"), f"127.0.0.1:{push_port}",
+                             settings.monitoring_secret_file)  # fmt: skip
     (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
     shutil.copyfile(RULES, folder / "rules.yml")
     prometheus = [prometheus_binary, f"--config.file={folder / 'prometheus.yml'}",
@@ -125,7 +130,11 @@ def stack(champion_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
                   f"--web.listen-address=127.0.0.1:{prometheus_port}"]  # fmt: skip
     with ExitStack() as servers:  # stopped in reverse order, whatever fails
         servers.enter_context(
-            http_server(pushgateway_command(settings), f"{pushgateway_url}/-/ready")
+            http_server(
+                pushgateway_command(settings),
+                f"{pushgateway_url}/-/ready",
+                headers=basic_authorization(*settings.monitoring_auth()),
+            )
         )
         servers.enter_context(service)
         servers.enter_context(http_server(prometheus, f"{prometheus_url}/-/ready"))
@@ -143,7 +152,8 @@ def stack(champion_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 assert answer.status_code == 200, answer.text
             assert client.post("/predict", json=BROKEN).status_code == 400  # a client mistake
             assert client.get("/model").status_code == 200
-        push_drift(pushgateway_url, drift_check_verdict(), model_version="1")
+        push_drift(pushgateway_url, drift_check_verdict(), model_version="1",
+                   auth=settings.monitoring_auth())  # fmt: skip
         eventually(lambda: stack.query("juice:visits_decided_buy:ratio1h"), "hourly buy share")
         eventually(lambda: stack.query("juice_drift_detected == 1"), "the pushed verdict")
         yield stack

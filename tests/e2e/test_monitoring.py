@@ -32,6 +32,7 @@ from juice.monitoring.prometheus import (
 from juice.monitoring.pushgateway import push_drift
 from juice.registry.seed import seed_champion
 from juice.registry.store import Registry
+from juice.secrets import basic_authorization
 from juice.serving.api import request_visits
 from juice.settings import Settings
 
@@ -68,14 +69,15 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     write_monitoring_configs(settings, FAST)
     receiver = [str(Path(sys.executable).parent / "juice"), "monitor", "alerts"]
     receiver_env = {"JUICE_HOME": str(home), "JUICE_ALERT_RECEIVER_PORT": str(port["receiver"])}
+    credentials = basic_authorization(*settings.monitoring_auth())
     with ExitStack() as servers:  # stopped in reverse order, whatever fails
-        for command, ready, env in [
-            (pushgateway_command(settings), f"{url['pushgateway']}/-/ready", None),
-            (receiver, f"{url['receiver']}/healthz", receiver_env),
-            (alertmanager_command(settings), f"{url['alertmanager']}/-/ready", None),
-            (prometheus_command(settings), f"{url['prometheus']}/-/ready", None),
+        for command, ready, env, headers in [
+            (pushgateway_command(settings), f"{url['pushgateway']}/-/ready", None, credentials),
+            (receiver, f"{url['receiver']}/healthz", receiver_env, None),
+            (alertmanager_command(settings), f"{url['alertmanager']}/-/ready", None, credentials),
+            (prometheus_command(settings), f"{url['prometheus']}/-/ready", None, None),
         ]:
-            servers.enter_context(http_server(command, ready, env))
+            servers.enter_context(http_server(command, ready, env, headers=headers))
         servers.enter_context(service)
         yield Stack(settings, service_url, url["pushgateway"], url["prometheus"])
 
@@ -153,7 +155,13 @@ def test_a_drift_incident_fires_once_reaches_the_receivers_log_then_resolves(sta
 
     assert logged("firing")() is None
     incident = Incident(4, "open", "2026-12-05T10:00:00+00:00", "e1.csv", "drift: mango")
-    push_drift(stack.pushgateway, drift_report(True), model_version="1", incident=incident)
+    push_drift(
+        stack.pushgateway,
+        drift_report(True),
+        model_version="1",
+        incident=incident,
+        auth=stack.settings.monitoring_auth(),
+    )
     alert = eventually(firing_in_prometheus, "firing JuiceDriftDetected in Prometheus")
     assert alert["labels"]["severity"] == "warning"
     record = eventually(logged("firing"), "JuiceDriftDetected in the receiver's log")
@@ -161,11 +169,66 @@ def test_a_drift_incident_fires_once_reaches_the_receivers_log_then_resolves(sta
     assert record.labels["job"] == "juice_drift_check"
     assert "Drift incident 4 is open" in record.annotations["description"]
     # A later check of the same incident (still drift, or not): still one notification
-    push_drift(stack.pushgateway, drift_report(False), model_version="1", incident=incident)
+    push_drift(
+        stack.pushgateway,
+        drift_report(False),
+        model_version="1",
+        incident=incident,
+        auth=stack.settings.monitoring_auth(),
+    )
     time.sleep(3)
     firing = [r for r in read_alert_log(log) if r.alertname == "JuiceDriftDetected"]
     assert [r.status for r in firing] == ["firing"]
 
     closed = replace(incident, state="closed", closed_at="2026-12-05T20:00:00+00:00")
-    push_drift(stack.pushgateway, drift_report(False), model_version="1", incident=closed)
+    push_drift(
+        stack.pushgateway,
+        drift_report(False),
+        model_version="1",
+        incident=closed,
+        auth=stack.settings.monitoring_auth(),
+    )
     eventually(logged("resolved"), "resolved JuiceDriftDetected in the receiver's log")
+
+
+FOREIGN = {"Origin": "http://pages.example", "Content-Type": "text/plain"}  # what a page sends
+
+
+def test_a_page_of_another_origin_changes_nothing_in_monitoring(stack):
+    """What a web page can send to loopback without asking (a text/plain POST with its Origin)
+    is refused by Alertmanager, the Pushgateway and the receiver, and changes nothing."""
+    settings = stack.settings
+    alertmanager = f"http://127.0.0.1:{settings.alertmanager_port}"
+    receiver = f"http://127.0.0.1:{settings.alert_receiver_port}"
+    silence = ('{"matchers":[{"name":"alertname","value":"Juice.+","isRegex":true}],'
+               '"startsAt":"2026-01-01T00:00:00Z","endsAt":"2030-01-01T00:00:00Z",'
+               '"createdBy":"page","comment":"quiet"}')  # fmt: skip
+    auth = settings.monitoring_auth()
+    pushed_before = httpx.get(f"{stack.pushgateway}/api/v1/metrics", auth=auth).json()["data"]
+    forged = {
+        f"{alertmanager}/api/v2/silences": silence,
+        f"{stack.pushgateway}/metrics/job/juice_drift_check": "juice_drift_incident_open 1\n",
+        f"{receiver}/alerts": '{"alerts":[{"status":"firing","labels":{"alertname":"Forged"}}]}',
+    }
+    for url, body in forged.items():
+        answer = httpx.post(url, content=body, headers=FOREIGN)
+        assert answer.status_code in (401, 415), f"{url}: {answer.status_code} {answer.text}"
+        assert answer.headers.get("access-control-allow-origin") in (None, "")
+    # JSON, as a page could send after a CORS preflight, without the secret: refused too
+    json_headers = {"Origin": FOREIGN["Origin"], "Content-Type": "application/json"}
+    answer = httpx.post(f"{receiver}/alerts", content=forged[f"{receiver}/alerts"],
+                        headers=json_headers)  # fmt: skip
+    assert answer.status_code == 401
+    preflight = httpx.options(f"{alertmanager}/api/v2/silences",
+                              headers={"Origin": FOREIGN["Origin"],
+                                       "Access-Control-Request-Method": "POST"})  # fmt: skip
+    assert preflight.headers.get("access-control-allow-origin") in (None, "")
+    prometheus = httpx.get(f"{stack.prometheus}/api/v1/status/buildinfo", headers=FOREIGN)
+    assert prometheus.headers.get("access-control-allow-origin") != "*"
+
+    silences = httpx.get(f"{alertmanager}/api/v2/silences", auth=auth)
+    assert silences.status_code == 200
+    assert silences.json() == []
+    pushed = httpx.get(f"{stack.pushgateway}/api/v1/metrics", auth=auth).json()["data"]
+    assert pushed == pushed_before
+    assert not [r for r in read_alert_log(settings.workspace.alert_log) if r.alertname == "Forged"]

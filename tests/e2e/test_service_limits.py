@@ -99,7 +99,7 @@ def test_a_json_body_over_the_limit_is_refused(limited):
     headers = {"content-type": "application/json"}
     refused = httpx.post(f"{url}/predict", content=chunks(), headers=headers)
     assert refused.status_code == 413
-    assert str(MAX_BYTES) in refused.json()["error"]
+    assert f"{MAX_BYTES:,} bytes" in refused.json()["error"]
 
 
 def test_an_upload_over_the_limit_is_refused_while_it_streams(limited):

@@ -80,14 +80,19 @@ def test_every_part_answers(up, browser):
     finally:
         page.close()
 
-    prefect = f"http://127.0.0.1:{settings.prefect_port}/api"
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    def deployments() -> list[dict] | None:
-        found = httpx.post(f"{prefect}/deployments/filter", json={}).json()
-        return found if len(found) >= 6 else None
+    # Prefect's own client: it asks for the CSRF token a change needs (a read by POST too)
+    with temporary_settings({PREFECT_API_URL: settings.prefect_api_url}), \
+            get_client(sync_client=True) as client:  # fmt: skip
 
-    found = eventually(deployments, "served deployments", timeout=120)
-    assert any(deployment["schedules"] for deployment in found)
+        def deployments() -> list | None:
+            found = client.read_deployments()
+            return found if len(found) >= 6 else None
+
+        found = eventually(deployments, "served deployments", timeout=120)
+    assert any(deployment.schedules for deployment in found)
 
     mlflow = f"http://127.0.0.1:{settings.mlflow_port}/api/2.0/mlflow"
     alias = httpx.get(f"{mlflow}/registered-models/alias",

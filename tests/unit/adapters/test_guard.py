@@ -98,7 +98,7 @@ def test_an_upload_within_the_limit_reaches_the_app_whole(client):
 def test_an_upload_over_the_limit_is_refused_unread(client):
     response = client.post("/up", files={"file": ("e.csv", b"x" * LIMIT)}, headers=AUTH)
     assert response.status_code == 413
-    assert "1000 bytes" in response.json()["error"]
+    assert "1,000 bytes" in response.json()["error"]
 
 
 def test_a_chunked_upload_over_the_limit_is_refused(client):

@@ -22,6 +22,7 @@ from juice.monitoring.prometheus import (
     render_prometheus_config,
     write_monitoring_configs,
 )
+from juice.serving.config import Limits
 from juice.settings import Settings
 from juice.workspace import PROMETHEUS_DEPLOYMENT
 
@@ -107,9 +108,11 @@ def test_the_rendered_alertmanager_config_passes_amtool_and_logs_every_alert(wri
     config = yaml.safe_load(path.read_text())
     assert config["route"]["group_wait"] == "3s"
     [log] = [r for r in config["receivers"] if r["name"] == config["route"]["receiver"]]
+    secret = {"type": "Bearer", "credentials_file": str(written.monitoring_secret_file)}
     assert log["webhook_configs"] == [
-        {"url": "http://127.0.0.1:9195/alerts", "send_resolved": True}
-    ]
+        {"url": "http://127.0.0.1:9195/alerts", "send_resolved": True,
+         "http_config": {"authorization": secret}}
+    ]  # fmt: skip
 
 
 def test_the_rules_pass_promtool():
@@ -168,10 +171,14 @@ def alert(name: str, status: str = "firing", **labels: str) -> dict:
             "generatorURL": "http://prometheus/graph", "fingerprint": f"{name}-fp"}  # fmt: skip
 
 
+SECRET = {"Authorization": "Bearer s3cret"}
+
+
 @pytest.fixture
 def receiver(tmp_path) -> tuple[TestClient, Path]:
     log = tmp_path / "logs" / "alerts.jsonl"
-    return TestClient(alert_receiver(log, max_body_bytes=10_000)), log
+    app = alert_receiver(log, "s3cret", Limits(max_body_bytes=10_000, body_seconds=5))
+    return TestClient(app, headers=SECRET), log
 
 
 def test_the_receiver_appends_each_alert_as_a_json_line(receiver):
@@ -200,14 +207,31 @@ def test_the_receiver_appends_each_alert_as_a_json_line(receiver):
         (b"[]", "not an Alertmanager notification"),
         (json.dumps(notification({"status": "burning", "labels": {}})).encode(), "alerts.0"),
         (json.dumps({"alerts": []}).encode(), "receiver"),
-        (b"x" * 10_001, "at most 10000 bytes"),
+        (b"x" * 10_001, "10,000 bytes"),
     ],
 )
 def test_the_receiver_refuses_what_is_not_a_notification_and_logs_nothing(receiver, body, reason):
     client, log = receiver
-    response = client.post("/alerts", content=body)
+    response = client.post("/alerts", content=body, headers={"content-type": "application/json"})
     assert response.status_code == (413 if len(body) > 10_000 else 400)
     assert reason in response.json()["error"]
+    assert not log.exists()
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"content-type": "text/plain"}, 415),  # what a page sends cross-origin unasked
+        ({"authorization": "Bearer wrong"}, 401),
+        ({"authorization": ""}, 401),
+    ],
+)
+def test_the_receiver_takes_json_from_the_secrets_holder_only(receiver, headers, status):
+    client, log = receiver
+    forged = json.dumps(notification(alert("JuiceDriftDetected", severity="warning")))
+    response = client.post("/alerts", content=forged,
+                           headers={"content-type": "application/json", **headers})  # fmt: skip
+    assert response.status_code == status
     assert not log.exists()
 
 
