@@ -8,6 +8,7 @@ GET|POST /model (the model card), and BentoML's /metrics, /healthz, /readyz, /do
 from __future__ import annotations
 
 import inspect
+import logging
 import tempfile
 from dataclasses import asdict
 from functools import partial
@@ -34,6 +35,7 @@ from juice.data.parsing import ParseError
 from juice.model.scoring import score_file
 from juice.model.served import ServedModel
 from juice.registry.store import Registry
+from juice.registry.tags import OUTSIDE
 from juice.serving.api import (
     Explanation,
     Prediction,
@@ -114,6 +116,11 @@ class PolJuice:
 
     def _announce(self, model: ServedModel) -> None:
         self.metrics.announce(model.card)
+        promotion = self.champion.promotion
+        if promotion is not None and promotion.by == OUTSIDE:
+            logging.getLogger("juice.service").warning(
+                "serving v%s: %s", model.version, promotion.reason
+            )
 
     def __is_ready__(self) -> bool:
         return self.champion.ready
@@ -188,8 +195,13 @@ class PolJuice:
     def model(self) -> dict[str, Any]:
         """The serving model's card: version, threshold, metrics, data version, effects,
         the targeting table (precision, recall and reach by threshold, on test data) and
-        the reference visitor of the explanations."""
-        return asdict(self.champion.current.card)
+        the reference visitor of the explanations; and `promotion`: when, by whom and why
+        it became the champion (`by` "outside juice": its alias was moved in MLflow, no
+        gate judged it), null for a bento's packed model."""
+        promotion = self.champion.promotion
+        return asdict(self.champion.current.card) | {
+            "promotion": asdict(promotion) if promotion else None
+        }
 
 
 PolJuice.add_asgi_middleware(

@@ -38,6 +38,8 @@ PROBABILITY = "probability"
 WILL_BUY = "will_buy"
 MODEL_VERSION = "model_version"  # the version that scored a visit (the prediction log)
 LINE = "line"  # 1-based line number in the source export, kept for lineage
+# Who made a champion whose alias was moved in MLflow, not by juice (/model's promotion.by).
+OUTSIDE_JUICE = "outside juice"
 SOURCE = "source"
 
 FEATURES: tuple[str, ...] = (SEX, AGE, *FLAVOURS)

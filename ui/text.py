@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from juice.schema import AGE, FEMALE_CODE, MALE_CODE, SEX
+from juice.schema import AGE, FEMALE_CODE, MALE_CODE, OUTSIDE_JUICE, SEX
 
 SEX_WORDS = {MALE_CODE: "man", FEMALE_CODE: "woman"}  # the form's order
 
@@ -183,11 +183,22 @@ def model_markdown(card: dict[str, Any]) -> str:
             f"from a probability of {percentage(card.get('threshold'))}."
         ),
         "",
+        *promotion_lines(card.get("promotion")),
         f"| Measured on {f'{int(tested):,} ' if tested else 'its '}test visitors | |",
         "| --- | --- |",
         *[f"| {name} | {value} |" for name, value in metrics_rows(card)],
     ]
     return "\n".join(lines)
+
+
+def promotion_lines(promotion: dict[str, Any] | None) -> list[str]:
+    """How the model became the champion; a warning when no gate judged it."""
+    if not promotion:
+        return []
+    if promotion.get("by") == OUTSIDE_JUICE:
+        return [f"**Made the champion outside juice**: {promotion.get('reason')}.", ""]
+    when = trained_at_text(promotion["at"]) if promotion.get("at") else "an unknown time"
+    return [f"Champion since {when}: {promotion.get('reason') or 'no reason kept'}.", ""]
 
 
 def record_markdown(record: dict[str, Any]) -> str:

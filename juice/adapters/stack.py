@@ -30,6 +30,7 @@ from honcho.printer import Printer
 from juice.adapters.ports import listening
 from juice.errors import JuiceError
 from juice.locks import try_acquire
+from juice.registry.reconcile import reconcile
 from juice.registry.store import Registry
 from juice.secrets import basic_authorization
 from juice.settings import Settings
@@ -205,7 +206,12 @@ def prepare_stack(settings: Settings) -> None:
 
 
 def _has_champion(settings: Settings) -> bool:
-    return not Registry.missing(settings) and Registry(settings).champion_version() is not None
+    """Whether there is a champion, its record made true first (a crash, a hand)."""
+    if Registry.missing(settings):
+        return False
+    registry = Registry(settings)
+    reconcile(registry)
+    return registry.champion_version() is not None
 
 
 def wait_for(url: str, seconds: float) -> None:

@@ -46,12 +46,18 @@ def models(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from juice.registry import memo
+    from juice.registry.tags import CHAMPION_STATUS, OUTSIDE
 
     versions = memo.versions(load_settings())
     lines = [
         f"v{v.version:<4} {v.status:<17} threshold {v.threshold or 0:.3f}  "
         + "  ".join(f"{k} {x:.4f}" for k, x in v.metrics.items())
         + (f"  [{', '.join(v.aliases)}]" if v.aliases else "")
+        + (
+            "  (made the champion outside juice: no gate judged it)"
+            if v.status == CHAMPION_STATUS and v.promoted_by == OUTSIDE
+            else ""
+        )
         for v in versions
     ] or ["no registered model yet: run `juice train`"]
     emit(as_json, {"versions": [asdict(v) for v in versions]}, lines)

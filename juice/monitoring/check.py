@@ -21,6 +21,7 @@ from juice.monitoring.record import ExportRecord, export_records
 from juice.monitoring.window import new_exports, read_window
 from juice.params import DriftParams, Params
 from juice.registry import runs
+from juice.registry.reconcile import reconcile
 from juice.registry.reference import reference_of
 from juice.registry.store import Registry
 from juice.schema import LABEL
@@ -92,6 +93,7 @@ def check_drift(settings: Settings, params: Params, current: Path | None = None)
     most `window_visits` of them, or `current`) against that data; where its report will
     go is decided, nothing written."""
     registry = Registry(settings)
+    reconcile(registry)  # the champion judged is the one of record
     version = registry.require_champion()
     pipeline, card = registry.load(version)
     judged_against = reference_of(registry, card)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,7 +21,11 @@ class Promotion:
 
 
 def record_promotion(log: Path, promotion: Promotion) -> None:
-    """Appends `promotion` to the log (one line, written whole)."""
+    """Appends `promotion` to the log (one line, written whole), unless it is the last
+    line already: a promotion finished after a crash is logged once."""
+    line = (json.dumps(asdict(promotion)) + "\n").encode()
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a") as stream:
-        stream.write(json.dumps(asdict(promotion)) + "\n")
+    with log.open("a+b") as stream:
+        stream.seek(max(0, stream.seek(0, os.SEEK_END) - len(line) - 1))
+        if not (b"\n" + stream.read()).endswith(b"\n" + line):
+            stream.write(line)

@@ -20,6 +20,7 @@ from juice.model.card import ModelCard
 from juice.model.linear import linear_form
 from juice.model.served import ServedModel
 from juice.registry.listing import VersionSummary, list_versions
+from juice.registry.reconcile import reconcile
 from juice.registry.store import Registry, store_stamp
 from juice.settings import Settings
 
@@ -41,9 +42,13 @@ def champion(settings: Settings) -> ServedModel:
 
 def versions(settings: Settings) -> list[VersionSummary]:
     """Every registered version, newest first (`listing.list_versions`)."""
-    return _remembered(
-        settings.workspace.memo("versions"), settings, lambda: list_versions(Registry(settings))
-    )
+
+    def ask() -> list[VersionSummary]:
+        registry = Registry(settings)
+        reconcile(registry)  # the store changed: a crash or a hand may have moved the champion
+        return list_versions(registry)
+
+    return _remembered(settings.workspace.memo("versions"), settings, ask)
 
 
 def _remembered(path: Path, settings: Settings, ask: Callable[[], T]) -> T:

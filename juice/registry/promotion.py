@@ -1,15 +1,16 @@
 """Which version serves: the gate's verdict kept on a challenger, the champion alias moved
-(only to a complete version, under the registry's lock), every move in the history."""
+(only to a complete version, under the registry's lock, its intent written first), every
+move in the history."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from juice.params import GateParams
 from juice.registry import tags
 from juice.registry.gate import GateDecision, judge
-from juice.registry.history import Promotion, record_promotion
+from juice.registry.history import Promotion
+from juice.registry.reconcile import begin, complete, now, reconcile
 from juice.registry.runs import RUN_ARTIFACTS
 from juice.registry.store import CHAMPION, Registry, RegistryError, parse_version
 
@@ -47,19 +48,16 @@ def promote(registry: Registry, version: str, reason: str, actor: str = "gate") 
     it against the champion hold `registry.locked()` from judging to here."""
     version = parse_version(version)
     with registry.locked():
+        reconcile(registry)  # the record true first, whatever a crash or a hand left
         previous = registry.champion_version()
         if previous == version:
             return None
         _require_complete(registry, version)
-        when = datetime.now(UTC).isoformat(timespec="seconds")
-        promotion = Promotion(at=when, model=registry.name, champion=version, previous=previous,
+        promotion = Promotion(at=now(), model=registry.name, champion=version, previous=previous,
                               by=actor, reason=reason)  # fmt: skip
-        client, name = registry.client, registry.name
-        client.set_registered_model_alias(name, CHAMPION, version)
-        client.set_model_version_tag(name, version, tags.PROMOTED_AT, when)
-        client.set_model_version_tag(name, version, tags.PROMOTED_BY, actor)
-        client.set_model_version_tag(name, version, tags.PROMOTION_REASON, reason)
-        record_promotion(registry.settings.workspace.registry_log, promotion)
+        begin(registry, promotion)
+        registry.client.set_registered_model_alias(registry.name, CHAMPION, version)
+        complete(registry, promotion)
     return promotion
 
 

@@ -6,11 +6,14 @@ card's; the tags say what happened to it (the gate, promotions) and what it was 
 
 from __future__ import annotations
 
+from juice.schema import OUTSIDE_JUICE
+
 GATE = "gate"  # the gate's verdict on the version, one of the statuses below
 GATE_REASON = "gate_reason"
 PROMOTED_AT = "promoted_at"  # when it last became the champion
 PROMOTED_BY = "promoted_by"  # who made it so: the gate, the CLI, a rollback
 PROMOTION_REASON = "promotion_reason"
+OUTSIDE = OUTSIDE_JUICE  # who moved the champion alias when juice did not (PROMOTED_BY)
 DATASET_VERSION = "dataset_version"  # the DVC version of the data it was trained on
 DATA_HASH = "data_hash"  # the content hash of that data
 
@@ -26,3 +29,8 @@ TEST_METRIC_PREFIX = "test_"
 REFERENCE = "reference"  # the content hash of the data it was last confirmed on
 REFERENCE_AVERAGE_PRECISION = "reference_average_precision"  # its figure on that data
 CONFIRMED_AT = "confirmed_at"
+
+# Tags of the registered model itself: what the tracking server alone tells about the
+# champion (the API in a container sees nothing else).
+PROMOTION_INTENT = "juice.promotion_intent"  # a promotion begun: written before the alias moves
+CHAMPION_RECORD = "juice.champion"  # the last promotion completed, the alias's version

@@ -11,6 +11,8 @@ from typing import Any
 from juice.model.served import ServedModel
 from juice.monitoring.record import ChampionRecord
 from juice.monitoring.standing import champion_record
+from juice.registry.history import Promotion
+from juice.registry.reconcile import champion_promotion
 from juice.registry.store import NO_CHAMPION, Registry, RegistryError
 
 STANDING_SECONDS = 30.0  # how long the champion's standing is taken as read
@@ -30,6 +32,7 @@ class Champion:
         self._stamp: tuple[int, ...] | None = None
         self._lock = threading.Lock()
         self._standing: tuple[float, ChampionRecord] | None = None
+        self._promotion: Promotion | None = None
 
     @property
     def current(self) -> ServedModel:
@@ -37,6 +40,12 @@ class Champion:
         if served is None:
             raise RegistryError(NO_CHAMPION)
         return served
+
+    @property
+    def promotion(self) -> Promotion | None:
+        """How the served champion became one, as the registry tells it (None: a bento's
+        packed model): by the gate, a command, a rollback, or outside juice."""
+        return self._promotion
 
     @property
     def ready(self) -> bool:
@@ -66,13 +75,15 @@ class Champion:
             stamp = self._registry.stamp()
             if stamp is not None and stamp == self._stamp:
                 return False  # the store was not written since the last look
-            version = self._registry.champion_version()
+            promotion = champion_promotion(self._registry)  # the alias and its record
+            version = promotion.champion if promotion else None
             changed = version is not None and not (
                 self._current and self._current.card.version == version
             )
             if changed:
                 pipeline, card = self._registry.load(version)
                 self._current = ServedModel(pipeline, card)
+            self._promotion = promotion  # a record can change without the alias moving
             self._stamp = stamp  # only once looked at in full: a failed load is retried
             return changed
 

@@ -14,11 +14,14 @@ from pathlib import Path
 
 import pytest
 from commands import finish, juice, start_juice
-from factories import export, land, write_params
+from factories import export, land, small_train_params, write_params
 
 from juice.data import versioning
+from juice.data.simulator import simulate
 from juice.registry.listing import list_versions
+from juice.registry.reconcile import champion_promotion
 from juice.registry.runs import KILLED
+from juice.registry.seed import seed_champion
 from juice.registry.store import Registry
 from juice.settings import Settings
 
@@ -45,6 +48,13 @@ HANGS_AFTER_REGISTERING = """
 import time
 from juice.registry import runs
 runs.card_for = lambda *args, **kwargs: time.sleep(600)
+"""
+
+# The promotion is killed once the alias moved, before anything records it.
+KILLED_AFTER_THE_ALIAS_MOVED = """
+import os, signal
+from juice.registry import promotion
+promotion.complete = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
@@ -157,3 +167,30 @@ def _wait_for_versions(settings: Settings, count: int, process: subprocess.Popen
             pass
         time.sleep(0.2)
     raise AssertionError(f"no {count} model versions within 180 s")
+
+
+def test_a_promotion_killed_after_the_alias_moved_is_recorded_at_the_next_start(workspace):
+    for seed in (1, 2):  # v1, then v2 the champion
+        seed_champion(simulate(1500, seed=seed), small_train_params(), workspace)
+    killed = start_juice("models", "promote", "1", "--reason", "v2 misbehaves",
+                         patch=KILLED_AFTER_THE_ALIAS_MOVED)  # fmt: skip
+    killed.communicate(timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    registry = Registry(workspace)
+    log = workspace.workspace.registry_log
+    assert registry.champion_version() == "1"  # serving already, unrecorded: the crash
+    assert [json.loads(line)["champion"] for line in log.open()] == ["1", "2"]
+    shown = champion_promotion(registry)  # what the service shows meanwhile
+    assert shown is not None
+    assert (shown.champion, shown.reason) == ("1", "v2 misbehaves")
+
+    listed = juice("models", "--json")  # the next start of juice finishes it
+    assert listed.returncode == 0, listed.stderr
+    champion = next(v for v in json.loads(listed.stdout)["versions"] if v["status"] == "champion")
+    assert (champion["version"], champion["reason"], champion["promoted_by"]) == (
+        "1", "v2 misbehaves", "cli")  # fmt: skip
+    lines = [json.loads(line) for line in log.open()]
+    assert [(p["champion"], p["previous"], p["reason"]) for p in lines[2:]] == [
+        ("1", "2", "v2 misbehaves")]  # fmt: skip
+    assert juice("models").returncode == 0
+    assert len(log.read_text().splitlines()) == 3  # once

@@ -7,10 +7,12 @@ training fails if the registry forgets it.)"""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import polars as pl
 import pytest
 from factories import small_train_params
@@ -19,8 +21,10 @@ from deployments.experiments import create_experiments
 from juice.adapters.processes import free_port, http_server
 from juice.data.simulator import simulate
 from juice.model.matrix import MODEL_COLUMNS, to_matrix
+from juice.registry.reconcile import reconcile
 from juice.registry.seed import seed_champion
 from juice.registry.store import CHECKS_EXPERIMENT, EXPERIMENT, Registry
+from juice.schema import OUTSIDE_JUICE
 from juice.serving.champion import Champion
 from juice.settings import Settings
 
@@ -76,3 +80,28 @@ def test_another_workspace_serves_the_champion_through_the_server_alone(server, 
     local = Registry(trained).load()[0].predict_proba(frame)[:, 1]
     served = champion.current.probabilities(matrix)
     assert served == pytest.approx(local)  # the same model, reached through the server
+
+
+def test_an_alias_moved_through_the_servers_api_is_served_shown_and_logged(server, trained):
+    """A data scientist moves the alias through the server's REST API (as the MLflow UI
+    does): the API's workspace, which sees only the server, serves it and says no gate
+    judged it; the flows' next start logs it as a move made outside juice."""
+    url, _ = server
+    seed_champion(simulate(1500, seed=6), small_train_params(), trained, "test")  # v2 champion
+    api = Champion(Registry(Settings(home=trained.home.parent / "api-2", mlflow_tracking_uri=url)))
+    api.refresh()
+    assert api.promotion is not None
+    assert (api.current.card.version, api.promotion.by) == ("2", "seed")
+    alias = {"name": trained.model_name, "alias": "champion", "version": "1"}
+    moved = httpx.post(f"{url}/api/2.0/mlflow/registered-models/alias", json=alias)
+    assert moved.status_code == 200, moved.text
+    assert api.refresh()
+    assert (api.current.card.version, api.promotion.by) == ("1", OUTSIDE_JUICE)
+    assert "no gate judged it" in api.promotion.reason
+
+    recorded = reconcile(Registry(trained))  # what the flows' next start does
+    assert recorded is not None
+    last = json.loads(trained.workspace.registry_log.read_text().splitlines()[-1])
+    assert (last["champion"], last["previous"], last["by"]) == ("1", "2", OUTSIDE_JUICE)
+    api.refresh()
+    assert api.promotion == recorded

@@ -17,19 +17,27 @@ class CountingRegistry:
     def stamp(self):
         return self.stamp_value
 
-    def champion_version(self) -> str:
+    def promotion(self) -> SimpleNamespace:  # what champion_promotion asks the store
         self.asked += 1
-        return self.version
+        return SimpleNamespace(champion=self.version)
 
     def load(self, version: str):
         self.loads += 1
         return None, SimpleNamespace(version=version)
 
 
-def test_an_unchanged_store_is_not_asked_again(monkeypatch):
+def stand_in(monkeypatch) -> None:
+    """The served model and the registry's question, made trivial."""
     monkeypatch.setattr(
         "juice.serving.champion.ServedModel", lambda pipeline, card: SimpleNamespace(card=card)
     )
+    monkeypatch.setattr(
+        "juice.serving.champion.champion_promotion", lambda registry: registry.promotion()
+    )
+
+
+def test_an_unchanged_store_is_not_asked_again(monkeypatch):
+    stand_in(monkeypatch)
     registry = CountingRegistry()
     champion = Champion(registry)  # type: ignore[arg-type]
     assert champion.refresh()
@@ -42,9 +50,7 @@ def test_an_unchanged_store_is_not_asked_again(monkeypatch):
 
 
 def test_without_a_stamp_the_registry_is_always_asked(monkeypatch):
-    monkeypatch.setattr(
-        "juice.serving.champion.ServedModel", lambda pipeline, card: SimpleNamespace(card=card)
-    )
+    stand_in(monkeypatch)
     registry = CountingRegistry()
     registry.stamp_value = None  # a tracking server
     champion = Champion(registry)  # type: ignore[arg-type]
@@ -54,9 +60,7 @@ def test_without_a_stamp_the_registry_is_always_asked(monkeypatch):
 
 
 def test_a_failed_load_is_retried_though_the_store_did_not_change(monkeypatch):
-    monkeypatch.setattr(
-        "juice.serving.champion.ServedModel", lambda pipeline, card: SimpleNamespace(card=card)
-    )
+    stand_in(monkeypatch)
     registry = CountingRegistry()
     champion = Champion(registry)  # type: ignore[arg-type]
     working = registry.load
