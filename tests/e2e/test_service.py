@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 from factories import append_lines, row, small_train_params
 from scipy.special import logit
-from waiting import run_async
+from waiting import eventually, run_async
 
 from juice.adapters.processes import bento_server
 from juice.data.simulator import simulate, write_export
@@ -325,6 +325,14 @@ def test_a_new_champion_is_served_without_dropping_requests(server, champion_hom
     assert (
         f'juice_model_info{{version="{card.version}"}} 1.0' in httpx.get(f"{server}/metrics").text
     )
+
+    def switched() -> dict | None:  # a new connection each time: either worker may answer
+        shown = httpx.get(f"{server}/model").json()["promotion"]
+        return shown if shown["champion"] == card.version else None
+
+    for _ in range(10):  # both workers, whichever answers, tell how it became the champion
+        served = eventually(switched, "the promotion on /model")
+        assert (served["by"], served["reason"]) == ("gate", "test: roll forward")
     promotion.promote(registry, "1", "test: roll back")
 
 

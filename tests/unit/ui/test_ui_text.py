@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from juice.schema import FLAVOURS
+from juice.schema import FLAVOURS, OUTSIDE_JUICE
 from ui import charts
 from ui.access import check_binding, is_loopback, parse_users
 from ui.client import ScoredFile
@@ -358,3 +358,14 @@ def test_a_plan_by_threshold_or_by_reach_marks_the_file_and_keeps_its_columns(tm
     assert "targets **3 of 6** visitors" in planned_markdown(Plan("reach", 0.9, 0.5, 100), by_reach)
     nobody = plan_file(source, tmp_path / "n.csv", Plan("threshold", 0.99, 0.0, 100))
     assert "targets nobody" in planned_markdown(Plan("threshold", 0.99, 0.0, 100), nobody)
+
+
+def test_the_model_tab_says_how_the_model_became_the_champion():
+    card = {"version": "3", "threshold": 0.6, "metrics": {}}
+    by_gate = {"at": "2026-12-05T10:00:00+00:00", "by": "gate", "reason": "beats v2"}
+    assert "Champion since" in model_markdown(card | {"promotion": by_gate})
+    assert "beats v2" in model_markdown(card | {"promotion": by_gate})
+    by_hand = {"at": "", "by": OUTSIDE_JUICE, "reason": "the alias was moved: no gate judged it"}
+    text = model_markdown(card | {"promotion": by_hand})
+    assert "**Made the champion outside juice**: the alias was moved: no gate judged it." in text
+    assert "Champion since" not in model_markdown(card | {"promotion": None})
