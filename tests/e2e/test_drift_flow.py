@@ -148,6 +148,12 @@ def test_the_command_line_prints_the_report_and_fails_clearly(trained, tmp_path,
     (tmp_path / "empty.csv").write_bytes(b"")
     done = juice("drift-check", "--current", str(tmp_path / "empty.csv"), env=env)
     assert_one_line_error(done, "empty.csv: the file is empty")
+    # The champion's reference lost a file: refused, never judged against what is left
+    reference = Registry(trained).card("1").data_hash
+    [kept] = (trained.workspace.snapshots / reference).glob("*.parquet")
+    kept.rename(kept.with_suffix(".moved"))
+    done = juice("drift-check", "--no-retrain", env=env)
+    assert_one_line_error(done, f"the dataset {reference[:12]}", f"{kept.name} is missing")
 
 
 def test_no_champion_is_a_clear_error(workspace):

@@ -46,3 +46,32 @@ def test_no_dataset_or_an_unknown_snapshot_is_a_clear_error(workspace):
         snapshot_dataset(workspace)
     with pytest.raises(JuiceError, match="not kept"):
         find_snapshot(workspace, "0" * 64)
+
+
+@pytest.fixture
+def kept(workspace):
+    publish(workspace, first=1, second=2)
+    return snapshot_dataset(workspace)
+
+
+def test_a_snapshot_that_lost_a_file_is_refused_naming_it(workspace, kept):
+    (kept.folder / "second.parquet").unlink()
+    with pytest.raises(JuiceError, match=r"not the data it was kept as: second.parquet is missing"):
+        find_snapshot(workspace, kept.data_hash)
+
+
+def test_a_truncated_file_is_named_when_found_and_when_read(workspace, kept):
+    file = kept.folder / "first.parquet"
+    content = file.read_bytes()
+    file.unlink()  # a hard link to the published file: replaced, not written through
+    file.write_bytes(content[: len(content) // 2])
+    with pytest.raises(JuiceError, match=r"first.parquet was changed"):
+        find_snapshot(workspace, kept.data_hash)
+    with pytest.raises(JuiceError, match=rf"{file}: cannot be read as Parquet"):
+        kept.read()
+
+
+def test_a_file_added_to_a_snapshot_is_refused(workspace, kept):
+    simulate(5, seed=9).write_parquet(kept.folder / "third.parquet")
+    with pytest.raises(JuiceError, match=r"third.parquet is not one of its files"):
+        find_snapshot(workspace, kept.data_hash)
