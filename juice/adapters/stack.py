@@ -8,8 +8,11 @@ honcho starts them together and stops them all on Ctrl-C, SIGTERM, or when any o
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -134,8 +138,31 @@ def run_processes(
         manager.add_process(name, command, env={**os.environ, "PATH": path}, cwd=str(PROJECT_ROOT))
     if on_started is not None:
         threading.Thread(target=on_started, daemon=True).start()
+    os.register_at_fork(after_in_child=partial(_die_with, os.getpid()))  # honcho's runners
     manager.loop()
     return manager.returncode or 0
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+
+
+def _die_with(parent: int) -> None:
+    """In each of honcho's runners (a fork of `juice up`, the parent of one process group):
+    once `juice up` dies, however it dies (SIGKILL too), the runner stops its group as
+    honcho's own stop does (SIGTERM to the group), so no process outlives the stack."""
+    signal.signal(signal.SIGUSR1, _stop_groups)  # honcho's runner ignores SIGTERM and SIGINT
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
+    if os.getppid() != parent:  # it died before the request was made
+        _stop_groups()
+
+
+def _stop_groups(*_: Any) -> None:
+    import psutil
+
+    for child in psutil.Process().children():  # each leads a session of its own (honcho)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGTERM)
+    os._exit(1)
 
 
 def wait_until_up(settings: Settings, timeout: float) -> list[Endpoint]:

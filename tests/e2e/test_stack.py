@@ -1,5 +1,6 @@
 """The whole stack as a user starts it: `juice up` (what `make run` calls) from a clean
-workspace, every part answering, a second start refused, and SIGTERM leaving nothing."""
+workspace, every part answering, a second start refused, and SIGTERM, or SIGKILL of
+`juice up` alone, leaving nothing."""
 
 from __future__ import annotations
 
@@ -50,20 +51,25 @@ def up(tmp_path_factory) -> Iterator[Up]:
     settings = Settings(**{k.removeprefix("JUICE_").lower(): v for k, v in env.items()
                            if k.startswith("JUICE_")})  # fmt: skip
     write_params(settings)  # the small grid: the first champion in seconds
-    output = folder / "up.out"
+    started = start_up(env, settings, folder / "up.out")
+    try:
+        yield started
+    finally:
+        if started.process.poll() is None:
+            started.process.send_signal(signal.SIGTERM)
+            started.process.wait(60)
+
+
+def start_up(env: dict[str, str], settings: Settings, output: Path) -> Up:
+    """`juice up`, once it says the stack is up."""
     with output.open("w") as stream:
         process = subprocess.Popen([JUICE, "up"], env=env, stdout=stream,
                                    stderr=subprocess.STDOUT, text=True)  # fmt: skip
     started = Up(process, env, settings, output)
-    try:
-        eventually(lambda: "the stack is up" in started.text() or process.poll() is not None,
-                   "stack", timeout=400)  # fmt: skip
-        assert process.poll() is None, started.text()[-3000:]
-        yield started
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(60)
+    eventually(lambda: "the stack is up" in started.text() or process.poll() is not None,
+               "stack", timeout=400)  # fmt: skip
+    assert process.poll() is None, started.text()[-3000:]
+    return started
 
 
 def test_every_part_answers(up, browser):
@@ -133,3 +139,34 @@ def test_sigterm_stops_everything_and_frees_every_port(up):
     for endpoint in endpoints(up.settings):
         with pytest.raises(httpx.TransportError):
             httpx.get(endpoint.probe, timeout=2)
+
+
+def test_a_stack_killed_by_sigkill_takes_its_processes_with_it(up, tmp_path):
+    """`juice up` killed alone (no signal reaches its children): every process of its
+    stack stops within seconds, and the ports are free for the next start."""
+    assert up.process.poll() is not None  # the previous test stopped it
+    again = start_up(up.env, up.settings, tmp_path / "again.out")  # a champion: no set-up
+    try:
+        children = psutil.Process(again.process.pid).children(recursive=True)
+        assert len(children) >= 9
+        again.process.send_signal(signal.SIGKILL)
+        again.process.wait(10)
+
+        def all_gone() -> bool:
+            return not [c for c in children if lives(c)]
+
+        eventually(all_gone, "the killed stack's processes to stop", timeout=60)
+    finally:
+        for child in children:  # only what the test itself started
+            if lives(child):
+                child.kill()
+    for endpoint in endpoints(up.settings):
+        with pytest.raises(httpx.TransportError):
+            httpx.get(endpoint.probe, timeout=2)
+
+
+def lives(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
