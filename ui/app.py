@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass
 from functools import partial
@@ -13,8 +12,10 @@ from typing import Any
 
 import gradio as gr
 import matplotlib
+from gradio.utils import get_upload_folder
 
 from juice.schema import AGE_MAX, AGE_MIN, FEMALE_CODE
+from juice.sizes import mebibytes
 from ui import charts
 from ui.access import check_binding
 from ui.client import ServiceClient, ServiceError
@@ -61,12 +62,15 @@ footer { display: none !important; }
 """
 
 
-def build_app(client: ServiceClient) -> gr.Blocks:
+def build_app(
+    client: ServiceClient, max_upload_bytes: int | None = None, keep_days: int | None = None
+) -> gr.Blocks:
     """The four tabs. Nothing is asked of the service until a page opens or a control
-    is used, so the app starts (and stays up) while the service is down."""
-    # The scored files offered for download; the handler holds it, so it lives as the app.
-    folder = tempfile.TemporaryDirectory(prefix="poljuice-ui-")
-    with gr.Blocks(title=TITLE) as app:
+    is used, so the app starts (and stays up) while the service is down. An upload is at
+    most `max_upload_bytes` (the service's own bound, said in the page); a page keeps its
+    latest upload and scored file until it closes, nothing stays `keep_days`."""
+    keep = (3600, keep_days * 86400) if keep_days else None  # hourly: anything older goes
+    with gr.Blocks(title=TITLE, delete_cache=keep) as app:
         # The campaign the Targeting tab plans, carried over to a scored file (a Plan or None)
         plan = gr.State(None)
         gr.Markdown(f"# {TITLE}\nPredictions from the service at `{client.base_url}`.")
@@ -74,7 +78,7 @@ def build_app(client: ServiceClient) -> gr.Blocks:
             with gr.Tab("One visitor", id="visitor"):
                 _visitor_tab(client)
             with gr.Tab("Score a file", id="file"):
-                _file_tab(client, folder, plan)
+                _file_tab(client, plan, max_upload_bytes)
             with gr.Tab("Targeting", id="targeting") as targeting_tab:
                 targeting = _targeting_tab(client, plan)
             with gr.Tab("Model", id="model") as model_tab:
@@ -170,11 +174,15 @@ def _bound(client: ServiceClient) -> int | None:
 # Score a file.
 
 
-def _file_tab(client: ServiceClient, folder: tempfile.TemporaryDirectory, plan: gr.State) -> None:
+def _file_tab(client: ServiceClient, plan: gr.State, max_upload_bytes: int | None) -> None:
     gr.Markdown(
-        "Upload an analytics export (CSV, header row and `purchased` column optional). "
-        "Broken lines are listed with their reason; every other row is scored."
+        "Upload an analytics export (CSV, header row and `purchased` column optional"
+        + (f", up to {mebibytes(max_upload_bytes)}" if max_upload_bytes else "")
+        + "). Broken lines are listed with their reason; every other row is scored."
     )
+    # This page's latest upload and scored file: the previous ones go when it scores
+    # again, these when the page has been closed for an hour (Gradio ends its session).
+    files = gr.State([], delete_callback=remove_files)
     with gr.Row():
         upload = gr.File(label="Export to score", elem_id="export-upload", scale=2, height=150)
         with gr.Column(scale=1):
@@ -197,11 +205,13 @@ def _file_tab(client: ServiceClient, folder: tempfile.TemporaryDirectory, plan: 
         column_widths=["12%", "88%"],
         elem_id="rejected-lines",
     )
-    score = partial(_score, client, folder)
-    outputs = [message, summary, histogram, rejected, download]
+    score = partial(_score, client)
+    outputs = [message, summary, histogram, rejected, download, files]
     # The app's API: score_file(export)
-    upload.upload(score, [upload, plan], outputs, concurrency_limit=2, api_name="score_file")
-    again.click(score, [upload, plan], outputs, concurrency_limit=2, api_visibility="private")
+    upload.upload(score, [upload, plan, files], outputs, concurrency_limit=2,
+                  api_name="score_file")  # fmt: skip
+    again.click(score, [upload, plan, files], outputs, concurrency_limit=2,
+                api_visibility="private")  # fmt: skip
     upload.clear(lambda: (_message(), "", gr.Plot(visible=False), gr.Dataframe(visible=False),
                           gr.DownloadButton(visible=False)), None, outputs,
                  api_visibility="private")  # fmt: skip
@@ -209,21 +219,25 @@ def _file_tab(client: ServiceClient, folder: tempfile.TemporaryDirectory, plan: 
 
 def _score(
     client: ServiceClient,
-    folder: tempfile.TemporaryDirectory,
     export: str | None,
     plan: Plan | None,
+    kept: list[str],
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio finds its progress bar
 ) -> tuple[Any, ...]:
+    remove_files([path for path in kept if path != export])  # this page's earlier files
+    kept = [export] if export else []
     nothing = (
         gr.Plot(visible=False),
         gr.Dataframe(visible=False),
         gr.DownloadButton(visible=False),
+        kept,
     )
     if not export:
         return _message("Choose an export to score first."), "", *nothing
     progress(0.1, desc="The service is scoring the file")
-    target = Path(folder.name) / uuid.uuid4().hex / scored_file_name(Path(export).name)
-    target.parent.mkdir()
+    # In Gradio's own folder: offered for download as it is, never copied
+    target = Path(get_upload_folder()) / uuid.uuid4().hex / scored_file_name(Path(export).name)
+    target.parent.mkdir(parents=True)
     try:
         scored = client.score_file(Path(export), target)  # streamed to disk, as answered
     except ServiceError as error:
@@ -248,7 +262,17 @@ def _score(
         gr.Plot(charts.probability_histogram(report.probabilities, threshold), visible=True),
         gr.Dataframe(value=lines, visible=bool(lines)),
         gr.DownloadButton(f"Download {target.name}", value=str(target), visible=True),
+        [*kept, str(target)],
     )
+
+
+def remove_files(paths: list[str] | None) -> None:
+    """Removes a page's files, each with its own folder in Gradio's (one per file)."""
+    gradio_folder = Path(get_upload_folder()).resolve()
+    for path in paths or []:
+        folder = Path(path).resolve().parent
+        if folder.parent == gradio_folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 # Targeting.
@@ -477,14 +501,22 @@ def _targeting_refresh(
 
 
 def launch(
-    app: gr.Blocks, host: str, port: int, users: list[tuple[str, str]], *, block: bool
+    app: gr.Blocks,
+    host: str,
+    port: int,
+    users: list[tuple[str, str]],
+    *,
+    block: bool,
+    max_upload_bytes: int | None = None,
 ) -> None:
-    """Starts the app's web server; `block` waits until it stops (Ctrl-C)."""
+    """Starts the app's web server; `block` waits until it stops (Ctrl-C). Uploads over
+    `max_upload_bytes` are refused before they are stored."""
     check_binding(host, users)
     matplotlib.use("agg")  # charts are drawn off-screen, in worker threads
     app.queue(default_concurrency_limit=4).launch(
         server_name=host,
         server_port=port,
+        max_file_size=max_upload_bytes,
         auth=users or None,
         auth_message="PolJuice: sign in with the user and password the data team gave you.",
         prevent_thread_lock=not block,
@@ -500,9 +532,16 @@ def launch(
 
 
 def serve_ui(
-    api_url: str, token: str | None, host: str, port: int, users: list[tuple[str, str]]
+    api_url: str,
+    token: str | None,
+    host: str,
+    port: int,
+    users: list[tuple[str, str]],
+    max_upload_bytes: int | None = None,
+    keep_days: int | None = None,
 ) -> None:
-    """Serves the web app until stopped, calling the service at `api_url` (with `token`).
+    """Serves the web app until stopped, calling the service at `api_url` (with `token`);
+    uploads bounded by `max_upload_bytes`, no file kept beyond `keep_days`.
 
     Raises:
         ValueError: `host` is beyond loopback and `users` is empty, or `token` is empty.
@@ -510,4 +549,5 @@ def serve_ui(
     if token is not None and not token:
         raise ValueError("the API token is empty: unset it or give the service's token")
     check_binding(host, users)
-    launch(build_app(ServiceClient(api_url, token)), host, port, users, block=True)
+    app = build_app(ServiceClient(api_url, token), max_upload_bytes, keep_days)
+    launch(app, host, port, users, block=True, max_upload_bytes=max_upload_bytes)

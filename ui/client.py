@@ -100,7 +100,7 @@ class ServiceClient:
             response, lines = self._send(
                 "POST",
                 "/predict_csv",
-                "file",
+                f"file {path.name}",
                 files={"file": (path.name, stream, "text/csv")},
                 data={"broken_lines": "skip"},
                 timeout=self.upload_timeout,
@@ -187,11 +187,13 @@ class ServiceClient:
                 f"{self._service} failed on this request (HTTP {status}); try again, "
                 "and tell the data team if it keeps happening."
             )
-        return f"The service refused the {what}: {_service_words(response, what)}."
+        words = _service_words(response, what.split()[0])
+        return f"The service refused the {what}: {words}."
 
 
 def _service_words(response: httpx.Response, field: str) -> str:
-    """The service's own words for a 4xx, without the `field: ` its errors start with."""
+    """The service's own words for a 4xx, without the `field: ` its errors start with (a
+    reason without a subject gets one: "it is over the limit of 512 MiB")."""
     try:
         body = response.json()
     except ValueError:
@@ -206,6 +208,7 @@ def _service_words(response: httpx.Response, field: str) -> str:
         return "; ".join(details)
     reason = reason or response.reason_phrase or f"HTTP {response.status_code}"
     reason = re.sub(rf"^{re.escape(field)}: ", "", reason.strip()).rstrip(".")
+    reason = re.sub(r"^(is|was|has) ", r"it \1 ", reason)
     specific = [item for item in details if item and item not in reason]
     return f"{reason} ({'; '.join(specific)})" if specific else reason
 

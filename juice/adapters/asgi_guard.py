@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from juice.serving.config import Limits
+from juice.sizes import mebibytes
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -233,11 +234,6 @@ def _field(content_type: str) -> str:
 
 def _too_large(field: str, limit: int) -> Response:
     return error_response(413, field, f"is over the limit of {mebibytes(limit)}")
-
-
-def mebibytes(size: int) -> str:
-    """A size in MiB, for people, with the exact bytes: `512 MiB (536,870,912 bytes)`."""
-    return f"{size / 2**20:.3g} MiB ({size:,} bytes)"
 
 
 def _route_unknown_paths_to_one(app: Any) -> None:

@@ -255,12 +255,23 @@ def wait_for(url: str, seconds: float) -> None:
 def scratch_folder(settings: Settings) -> Iterator[Path]:
     """A temporary folder of this process's own in the workspace, where the app's uploads
     and scored files go (not the machine's /tmp): the app's libraries find it through
-    GRADIO_TEMP_DIR, TMPDIR and `tempfile`; it is removed when the block ends."""
-    scratch = settings.workspace.ui_scratch / str(os.getpid())
+    GRADIO_TEMP_DIR, TMPDIR and `tempfile`. It is removed when the block ends, SIGTERM
+    included (it ends the block as Ctrl-C does); those of apps that died (SIGKILL) are
+    removed when the next one starts."""
+    import psutil
+
+    parent, own = settings.workspace.ui_scratch, str(os.getpid())
+    for folder in parent.glob("*") if parent.is_dir() else []:
+        alive = folder.name.isdigit() and psutil.pid_exists(int(folder.name))
+        if not alive or folder.name == own:  # own: a container's app has the same pid again
+            shutil.rmtree(folder, ignore_errors=True)
+    scratch = parent / own
     scratch.mkdir(parents=True, exist_ok=True)
     os.environ["GRADIO_TEMP_DIR"] = os.environ["TMPDIR"] = str(scratch)
     tempfile.tempdir = str(scratch)
+    stop = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         yield scratch
     finally:
+        signal.signal(signal.SIGTERM, stop)
         shutil.rmtree(scratch, ignore_errors=True)

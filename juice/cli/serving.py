@@ -66,7 +66,8 @@ def ui(
     with scratch_folder(settings):
         from ui.app import serve_ui
 
-        serve_ui(settings.service_url, settings.token, host, port, users)
+        serve_ui(settings.service_url, settings.token, host, port, users,
+                 settings.api_max_upload_bytes, settings.retention_days)  # fmt: skip
 
 
 def bento(as_json: JsonOption = False) -> None:

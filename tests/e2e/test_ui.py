@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import math
 import random
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import gradio as gr
 import httpx
 import pytest
+from commands import start_juice
+from gradio.utils import get_upload_folder
 from mirakuru import HTTPExecutor
 from playwright.sync_api import Browser, Page, expect
+from waiting import eventually
 
 from juice.adapters.processes import bento_server, free_port
 from juice.data.simulator import simulate, write_export
 from juice.schema import FLAVOURS
+from juice.settings import Settings
 from juice.workspace import PROJECT_ROOT
 from ui.app import RETRAIN, build_app, launch, serve_ui
 from ui.client import ServiceClient
@@ -50,19 +56,24 @@ def service(champion_home: Path) -> Iterator[Service]:
         server.stop()
 
 
+UPLOAD_BOUND = 1 << 20  # the module's app takes uploads of 1 MiB at most
+
+
 def launched(
-    client: ServiceClient, users: list[tuple[str, str]] | None = None
+    client: ServiceClient,
+    users: list[tuple[str, str]] | None = None,
+    max_upload_bytes: int | None = None,
 ) -> tuple[gr.Blocks, str]:
     """The web app on a free loopback port, served from a thread of this process."""
-    app = build_app(client)
+    app = build_app(client, max_upload_bytes)
     port = free_port()
-    launch(app, "127.0.0.1", port, users or [], block=False)
+    launch(app, "127.0.0.1", port, users or [], block=False, max_upload_bytes=max_upload_bytes)
     return app, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
 def app_url(service: Service) -> Iterator[str]:
-    app, url = launched(ServiceClient(service.url))
+    app, url = launched(ServiceClient(service.url), max_upload_bytes=UPLOAD_BOUND)
     try:
         yield url
     finally:
@@ -235,6 +246,38 @@ def test_a_file_is_scored_except_its_broken_lines_which_are_listed(
     assert Path(download.value.path()).read_bytes() == scored_good_rows
 
 
+def test_an_upload_over_the_bound_is_refused_before_it_is_stored(page, tmp_path):
+    page.get_by_role("tab", name=TAB_FILE).click()
+    expect(page.get_by_text("up to 1 MiB (1,048,576 bytes)")).to_be_visible()
+    big = tmp_path / "too-big.csv"
+    big.write_bytes(b"F,30" + b",0" * 23 + b"\n" * (UPLOAD_BOUND * 3 // 2))  # 1.5 MiB
+    uploads = Path(get_upload_folder())
+    before = set(uploads.rglob("too-big.csv")) if uploads.exists() else set()
+    upload(page, big)
+    expect(page.get_by_text("exceed", exact=False).first).to_be_visible()
+    expect(page.locator("#download-scored")).to_be_hidden()
+    assert set(uploads.rglob("too-big.csv")) == before
+
+
+def served_path(page: Page) -> Path:
+    """The file the download button offers, where the app keeps it."""
+    with page.expect_download() as download:
+        page.locator("#download-scored").click()
+    return Path(unquote(download.value.url.split("file=", 1)[1]))
+
+
+def test_a_page_keeps_only_its_latest_scored_file(page, export_with_broken_lines):
+    broken, _ = export_with_broken_lines
+    upload(page, broken)
+    expect(page.locator("#file-summary")).to_contain_text("300 rows scored")
+    first = served_path(page)
+    assert first.is_file()
+    page.get_by_role("button", name="Score again").click()
+    second = eventually(lambda: (path := served_path(page)) != first and path, "a new scored file")
+    assert second.is_file()
+    assert not first.exists()  # the earlier scored file went with the new one
+
+
 def test_an_unreadable_file_is_refused_with_the_services_reason(page, service, tmp_path):
     binary = tmp_path / "export.csv"
     binary.write_bytes(random.Random(1).randbytes(4000))
@@ -246,7 +289,9 @@ def test_an_unreadable_file_is_refused_with_the_services_reason(page, service, t
     assert answer.status_code == 400
     reason = answer.json()["error"].removeprefix("file: ").rstrip(".")  # shown as written
     upload(page, binary)
-    expect(page.locator("#file-message")).to_have_text(f"The service refused the file: {reason}.")
+    expect(page.locator("#file-message")).to_have_text(
+        f"The service refused the file export.csv: {reason}."
+    )
     expect(page.locator("#download-scored")).to_be_hidden()
     expect(page.locator("#file-summary")).to_be_empty()
 
@@ -396,3 +441,31 @@ def test_the_app_starts_and_says_so_while_the_service_is_down_then_recovers(page
     expect(page.locator("#visitor-message")).to_be_hidden()  # the message is gone
     page.get_by_role("tab", name=TAB_MODEL).click()
     expect(page.locator("#model-card")).to_contain_text("Model v")
+
+
+def test_juice_ui_leaves_no_scratch_after_sigterm_and_clears_a_killed_ones(tmp_path):
+    """The app's uploads and scored files live in the workspace's scratch folder: removed
+    on SIGTERM (how a process manager stops it), and a killed app's at the next start."""
+    home, port = tmp_path / "home", free_port()
+    scratch = Settings(home=home).workspace.ui_scratch
+    killed = scratch / "4194304"  # a pid no process has (above Linux's pid_max)
+    (killed / "upload").mkdir(parents=True)
+    (killed / "upload" / "marketers.csv").write_text("F,30\n")
+    env = {"JUICE_HOME": str(home), "JUICE_UI_PORT": str(port)}
+    app = start_juice("ui", env=env)
+    try:
+
+        def answers() -> bool:
+            assert app.poll() is None, app.communicate()[1]
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/", timeout=2).is_success
+            except httpx.TransportError:
+                return False
+
+        eventually(answers, "the app", timeout=60)
+        assert [folder.name for folder in scratch.iterdir()] == [str(app.pid)]
+        (scratch / str(app.pid) / "scored.csv").write_text("kept while it runs\n")
+    finally:
+        app.send_signal(signal.SIGTERM)
+        app.wait(30)
+    assert not any(scratch.iterdir())

@@ -172,7 +172,8 @@ def test_a_broken_file_is_refused_with_the_services_reason(tmp_path: Path):
     export = tmp_path / "binary.csv"
     export.write_bytes(bytes(range(256)))
     with pytest.raises(
-        ServiceError, match=r"^The service refused the file: cannot split the file into lines\.$"
+        ServiceError,
+        match=r"^The service refused the file binary.csv: cannot split the file into lines\.$",
     ):
         client.score_file(export, tmp_path / "scored.csv")
 
@@ -206,6 +207,16 @@ def test_a_refused_file_names_its_first_broken_lines(tmp_path: Path):
     with pytest.raises(ServiceError) as caught:
         client.score_file(export, tmp_path / "scored.csv")
     assert str(caught.value) == (
-        "The service refused the file: 4 of 4 lines break the export format "
+        "The service refused the file broken.csv: 4 of 4 lines break the export format "
         "(line 3: reason 3; line 9: reason 9; line 12: reason 12)."
     )
+
+
+def test_a_file_over_the_services_limit_is_named_with_the_limit_in_mib(tmp_path: Path):
+    limit = "is over the limit of 512 MiB (536,870,912 bytes)"
+    client = client_answering(lambda r: _error(413, f"file: {limit}"))
+    export = tmp_path / "big.csv"
+    export.write_text("x\n")
+    with pytest.raises(ServiceError) as caught:
+        client.score_file(export, tmp_path / "scored.csv")
+    assert str(caught.value) == f"The service refused the file big.csv: it {limit}."
