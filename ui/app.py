@@ -13,11 +13,12 @@ from typing import Any
 import gradio as gr
 import matplotlib
 from gradio.utils import get_upload_folder
+from starlette.middleware import Middleware
 
 from juice.schema import AGE_MAX, AGE_MIN, FEMALE_CODE
 from juice.sizes import mebibytes
 from ui import charts
-from ui.access import check_binding
+from ui.access import LoginThrottle, check_binding
 from ui.client import ServiceClient, ServiceError
 from ui.form import ad_groups, flavour_label, visit_from_form
 from ui.report import file_report, report_markdown, scored_file_name
@@ -518,6 +519,7 @@ def launch(
         server_port=port,
         max_file_size=max_upload_bytes,
         auth=users or None,
+        app_kwargs={"middleware": [Middleware(LoginThrottle)]} if users else None,
         auth_message="PolJuice: sign in with the user and password the data team gave you.",
         prevent_thread_lock=not block,
         quiet=True,

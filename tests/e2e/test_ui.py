@@ -404,6 +404,25 @@ def test_users_given_means_a_login_is_required():
         app.close()
 
 
+def test_repeated_failed_sign_ins_are_slowed_down_for_that_user():
+    users = [("ann", "s3cret"), ("bob", "pa55")]
+    app, url = launched(ServiceClient("http://unused.test"), users=users)
+    try:
+        with httpx.Client(base_url=url) as client:
+            guesses = [client.post("/login", data={"username": "ann", "password": f"guess{n}"})
+                       for n in range(50)]  # fmt: skip
+            assert [g.status_code for g in guesses[:5]] == [400] * 5  # each one checked
+            assert {g.status_code for g in guesses[5:]} == {429}  # then refused unchecked
+            assert 50 <= int(guesses[-1].headers["retry-after"]) <= 60
+            assert "Too many failed sign-ins for ann" in guesses[-1].json()["detail"]
+            right = client.post("/login", data={"username": "ann", "password": "s3cret"})
+            assert right.status_code == 429  # even the right password waits
+            other = client.post("/login", data={"username": "bob", "password": "pa55"})
+            assert other.is_success  # another user signs in meanwhile
+    finally:
+        app.close()
+
+
 def test_the_app_refuses_to_listen_beyond_loopback_without_users():
     port = free_port()
     with pytest.raises(ValueError, match="without a login"):
