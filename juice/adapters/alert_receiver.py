@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from juice.adapters.asgi_guard import JSON, Guard
+from juice.logfiles import LOG_BYTES
 from juice.monitoring.alerts import (
     ALERTS_PATH,
     InvalidNotification,
@@ -32,9 +33,11 @@ from juice.settings import Settings
 MAX_BODY_BYTES = 4 * 2**20  # a notification of hundreds of alerts is well under this
 
 
-def alert_receiver(log: Path, token: str | None, limits: Limits | None = None) -> Guard:
-    """The receiver's app, appending to `log`, behind the guard (`token`, `limits`: the
-    body's size and deadline)."""
+def alert_receiver(
+    log: Path, token: str | None, limits: Limits | None = None, log_bytes: int = LOG_BYTES
+) -> Guard:
+    """The receiver's app, appending to `log` (rotated past `log_bytes`), behind the guard
+    (`token`, `limits`: the body's size and deadline)."""
     limits = limits or Limits(max_body_bytes=MAX_BODY_BYTES)
 
     async def receive(request: Request) -> Response:
@@ -44,7 +47,7 @@ def alert_receiver(log: Path, token: str | None, limits: Limits | None = None) -
             return _error(400, str(error))
         # Written here, in the event loop's one thread, not in a thread pool: appends of
         # two notifications never interleave, and a few lines take microseconds.
-        append_alerts(log, records)
+        append_alerts(log, records, log_bytes)
         return JSONResponse({"logged": len(records)})
 
     async def healthz(request: Request) -> Response:

@@ -34,6 +34,7 @@ from honcho.printer import Printer
 from juice.adapters.ports import listening
 from juice.errors import JuiceError
 from juice.locks import try_acquire
+from juice.logfiles import LOG_BYTES, rotate_past
 from juice.registry.reconcile import reconcile
 from juice.registry.store import Registry
 from juice.secrets import basic_authorization
@@ -41,7 +42,6 @@ from juice.settings import Settings
 from juice.workspace import PROJECT_ROOT
 
 PROCFILE = PROJECT_ROOT / "Procfile"
-LOG_BYTES = 50 << 20  # a process's log is rotated past this (one previous file kept)
 
 
 @dataclass(frozen=True)
@@ -116,8 +116,9 @@ class LogFiles(Printer):
         stream = self.files.get(name)
         if stream is None or stream.tell() > LOG_BYTES:
             if stream is not None:
+                size = stream.tell()
                 stream.close()
-                path.replace(path.with_name(f"{name}.log.1"))
+                rotate_past(path, size)
             stream = self.files[name] = path.open("a", encoding="utf-8")
         return stream
 

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from juice.logfiles import LOG_BYTES, rotate_past
+
 ALERTS_PATH = "/alerts"  # where the receiver listens; alertmanager.yml's webhook URL ends so
 
 
@@ -88,12 +90,15 @@ def read_notification(body: bytes, received_at: datetime | None = None) -> list[
     ]
 
 
-def append_alerts(log: Path, records: list[AlertRecord]) -> None:
-    """Appends one JSON line per alert to `log`, in a single write."""
+def append_alerts(log: Path, records: list[AlertRecord], max_bytes: int = LOG_BYTES) -> None:
+    """Appends one JSON line per alert to `log`, in a single write; past `max_bytes` the
+    log becomes `alerts.jsonl.1` first (one previous file kept, as for every log)."""
     if not records:
         return
     log.parent.mkdir(parents=True, exist_ok=True)
     lines = "".join(json.dumps(asdict(record)) + "\n" for record in records)
+    if log.exists():
+        rotate_past(log, log.stat().st_size + len(lines), max_bytes)
     with log.open("a") as stream:
         stream.write(lines)
 

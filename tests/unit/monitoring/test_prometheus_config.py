@@ -240,3 +240,15 @@ def test_the_receiver_answers_its_probe_and_only_posts_log(receiver):
     assert client.get("/healthz").text == "ok"
     assert client.get("/alerts").status_code == 405
     assert not log.exists()
+
+
+def test_the_alert_log_is_bounded_like_every_log(tmp_path):
+    log = tmp_path / "logs" / "alerts.jsonl"
+    client = TestClient(alert_receiver(log, "s3cret", log_bytes=20_000), headers=SECRET)
+    big = notification(*[alert(f"Juice{n}", severity="warning") for n in range(20)])
+    for _ in range(30):  # about 150 KB of alerts in all
+        assert client.post("/alerts", json=big).status_code == 200
+    kept = [log, log.with_name("alerts.jsonl.1")]
+    assert all(path.stat().st_size <= 20_000 for path in kept)
+    assert not list(log.parent.glob("alerts.jsonl.2"))
+    assert read_alert_log(log)[-1].alertname == "Juice19"  # the newest are kept
