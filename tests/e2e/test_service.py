@@ -74,6 +74,23 @@ def test_a_pooled_client_keeps_its_connection_through_uploads(server, server_log
     assert "ClientDisconnect" not in logged
 
 
+def test_bentomls_own_client_predicts_and_uploads_through_its_request(server, tmp_path):
+    """`bentoml.SyncHTTPClient` sees predict, explain and model; an upload goes through
+    its `request` (the README's way), on the same pooled connection as the rest."""
+    import bentoml
+
+    export = write_export(simulate(100, seed=13), tmp_path / "e.csv", header=True)
+    with bentoml.SyncHTTPClient(server) as client:
+        for _ in range(3):
+            with export.open("rb") as stream:
+                scored = client.request("POST", "/predict_csv", files={"file": stream},
+                                        data={"broken_lines": "skip"})  # fmt: skip
+            assert scored.status_code == 200, scored.text
+            assert scored.headers["x-rows-scored"] == "100"
+            [answer] = client.predict(visits=[EXAMPLE_VISIT])
+            assert 0 < answer["probability"] < 1
+
+
 def test_probabilities_equal_the_registered_models(server, champion_home):
     frame = simulate(50, seed=3)
     answer = httpx.post(f"{server}/predict", json={"visits": request_visits(frame)}).json()
