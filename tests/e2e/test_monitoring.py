@@ -16,6 +16,7 @@ import httpx
 import pytest
 import yaml
 from factories import small_train_params
+from trickling import trickle
 from waiting import eventually
 
 from juice.adapters.commands import alertmanager_command, prometheus_command, pushgateway_command
@@ -38,6 +39,7 @@ from juice.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
+BODY_SECONDS = 2  # the receiver's body deadline here
 FAST = Intervals(scrape="1s", evaluation="1s", group_wait="1s", group_interval="1s", repeat="1h")
 
 
@@ -68,7 +70,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                         alert_receiver_port=port["receiver"])  # fmt: skip
     write_monitoring_configs(settings, FAST)
     receiver = [str(Path(sys.executable).parent / "juice"), "monitor", "alerts"]
-    receiver_env = {"JUICE_HOME": str(home), "JUICE_ALERT_RECEIVER_PORT": str(port["receiver"])}
+    receiver_env = {"JUICE_HOME": str(home), "JUICE_ALERT_RECEIVER_PORT": str(port["receiver"]),
+                    "JUICE_API_BODY_SECONDS": str(BODY_SECONDS)}  # fmt: skip
     credentials = basic_authorization(*settings.monitoring_auth())
     with ExitStack() as servers:  # stopped in reverse order, whatever fails
         for command, ready, env, headers in [
@@ -232,3 +235,12 @@ def test_a_page_of_another_origin_changes_nothing_in_monitoring(stack):
     pushed = httpx.get(f"{stack.pushgateway}/api/v1/metrics", auth=auth).json()["data"]
     assert pushed == pushed_before
     assert not [r for r in read_alert_log(settings.workspace.alert_log) if r.alertname == "Forged"]
+
+
+def test_the_receiver_answers_a_trickled_body_408_at_its_deadline(stack):
+    secret = stack.settings.monitoring_auth()[1]
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {secret}"}
+    url = f"http://127.0.0.1:{stack.settings.alert_receiver_port}"
+    answer, waited = trickle(url, "/alerts", headers, b'{"alerts": [', BODY_SECONDS)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert waited < BODY_SECONDS + 2

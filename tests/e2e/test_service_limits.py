@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from trickling import trickle
 from waiting import eventually
 
 from juice.adapters.processes import bento_server
@@ -126,22 +127,7 @@ def test_an_upload_over_the_limit_is_refused_while_it_streams(limited):
 )  # fmt: skip
 def test_a_trickled_body_gets_408_at_its_deadline(limited, path, content_type, start):
     url, log = limited
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port))) as client:
-        head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
-        client.sendall(f"{head}Content-Length: 100000\r\n\r\n".encode() + start)
-        started = time.monotonic()
-        client.settimeout(0.3)
-        answer = b""
-        while not answer and time.monotonic() - started < 4 * BODY_SECONDS:
-            try:
-                client.sendall(b" ")
-                answer = client.recv(4096)
-            except TimeoutError:
-                continue
-            except OSError:  # the server answered and closed while we sent
-                break
-        waited = time.monotonic() - started
+    answer, waited = trickle(url, path, {"Content-Type": content_type}, start, BODY_SECONDS)
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert BODY_SECONDS - 0.5 < waited < BODY_SECONDS + 2
     assert "Traceback" not in log.read_text()
