@@ -156,15 +156,13 @@ def test_a_drift_incident_fires_once_reaches_the_receivers_log_then_resolves(sta
         return next((a for a in alerts if a["labels"]["alertname"] == "JuiceDriftDetected"
                      and a["state"] == "firing"), None)  # fmt: skip
 
+    def push(report: DriftReport, incident: Incident) -> None:
+        push_drift(stack.pushgateway, report, model_version="1", incident=incident,
+                   auth=stack.settings.monitoring_auth())  # fmt: skip
+
     assert logged("firing")() is None
     incident = Incident(4, "open", "2026-12-05T10:00:00+00:00", "e1.csv", "drift: mango")
-    push_drift(
-        stack.pushgateway,
-        drift_report(True),
-        model_version="1",
-        incident=incident,
-        auth=stack.settings.monitoring_auth(),
-    )
+    push(drift_report(True), incident)
     alert = eventually(firing_in_prometheus, "firing JuiceDriftDetected in Prometheus")
     assert alert["labels"]["severity"] == "warning"
     record = eventually(logged("firing"), "JuiceDriftDetected in the receiver's log")
@@ -172,25 +170,13 @@ def test_a_drift_incident_fires_once_reaches_the_receivers_log_then_resolves(sta
     assert record.labels["job"] == "juice_drift_check"
     assert "Drift incident 4 is open" in record.annotations["description"]
     # A later check of the same incident (still drift, or not): still one notification
-    push_drift(
-        stack.pushgateway,
-        drift_report(False),
-        model_version="1",
-        incident=incident,
-        auth=stack.settings.monitoring_auth(),
-    )
+    push(drift_report(False), incident)
     time.sleep(3)
     firing = [r for r in read_alert_log(log) if r.alertname == "JuiceDriftDetected"]
     assert [r.status for r in firing] == ["firing"]
 
     closed = replace(incident, state="closed", closed_at="2026-12-05T20:00:00+00:00")
-    push_drift(
-        stack.pushgateway,
-        drift_report(False),
-        model_version="1",
-        incident=closed,
-        auth=stack.settings.monitoring_auth(),
-    )
+    push(drift_report(False), closed)
     eventually(logged("resolved"), "resolved JuiceDriftDetected in the receiver's log")
 
 
