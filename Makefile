@@ -20,7 +20,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 SYSTEM_PACKAGES := chromium prometheus-pushgateway prometheus prometheus-alertmanager
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install system run bento test lint format bench clean
+.PHONY: help install system run bento images test lint format bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -45,8 +45,11 @@ system:  ## install the Debian packages the product and its tests need (once)
 run: install system  ## set up, then run the whole stack: a first champion if none, then every service (Ctrl+C stops)
 	$(RUN) juice up
 
-bento: install  ## build a bento carrying the current champion (then `bentoml containerize`)
+bento: install  ## build a bento carrying the current champion (`make images` containerizes it)
 	$(RUN) juice bento
+
+images: install  ## podman set up, then every image: our bases, the services, the app, the bento's (the current champion)
+	$(SUDO) env PATH="$$PATH" deployments/containers/make-images.sh
 
 test: install system lint  ## lint, then run the whole test suite
 	$(RUN) pytest

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     # Beyond loopback without a token `juice serve` refuses to start; true serves anyone.
     api_allow_anonymous: bool = False
+    # Where the service listens: `juice serve --host` sets it for its server, the bento's
+    # image says 0.0.0.0; the service itself refuses to start beyond loopback without the
+    # token (JUICE_API_TOKEN) or JUICE_API_ALLOW_ANONYMOUS.
+    api_host: str = "127.0.0.1"
     # The service under load and hostile clients (per worker): requests in progress beyond
     # which it sheds with 503 and Retry-After, the largest JSON body and upload, and the
     # time a client has to send its whole body.

@@ -15,7 +15,9 @@ SERVICE = "service:PolJuice"
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default JUICE_API_HOST).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default JUICE_API_PORT).")] = None,
 ) -> None:
     """Start the BentoML service with the champion model (foreground).
@@ -25,6 +27,8 @@ def serve(
     settings = load_settings()
     from juice.serving.access import api_access
 
+    host = host or settings.api_host
+    os.environ["JUICE_API_HOST"] = host  # the service checks it again, wherever it starts
     try:
         access = api_access(host, settings.token, settings.api_allow_anonymous)
     except ValueError as error:

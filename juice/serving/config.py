@@ -6,6 +6,7 @@ import gc
 from dataclasses import dataclass
 
 from juice.params import seconds_bound
+from juice.serving.access import api_access
 from juice.settings import Settings
 
 
@@ -32,8 +33,14 @@ class ServiceConfig:
 
     @classmethod
     def read(cls) -> ServiceConfig:
-        """From the environment (JUICE_*) and the workspace's params.yaml."""
+        """From the environment (JUICE_*) and the workspace's params.yaml.
+
+        Raises:
+            ValueError: it would listen beyond loopback (JUICE_API_HOST) without the
+                token and without JUICE_API_ALLOW_ANONYMOUS: it must not start.
+        """
         settings = Settings()
+        api_access(settings.api_host, settings.token, settings.api_allow_anonymous)
         return cls(
             settings=settings,
             workers=settings.api_workers,

@@ -371,7 +371,9 @@ def test_the_work_pool_template_renders_to_a_valid_job():
     kubernetes_validate.validate(job, KUBERNETES_VERSION, strict=True)
     [container] = containers(job)
     assert container["workingDir"] == "/app"
-    assert container["envFrom"] == [{"configMapRef": {"name": "juice-settings"}}]
+    settings_and_token = [{"configMapRef": {"name": "juice-settings"}},
+                          {"secretRef": {"name": "juice-api"}}]  # fmt: skip
+    assert container["envFrom"] == settings_and_token  # the token: for the smoke test
     assert job["metadata"]["namespace"] == "poljuice"
     [volume] = job["spec"]["template"]["spec"]["volumes"]
     claims = {d["metadata"]["name"] for _, d in manifests() if d["kind"] == "PersistentVolumeClaim"}

@@ -18,3 +18,16 @@ def test_beyond_loopback_without_a_token_is_refused_unless_asked_for(host):
         api_access(host, None, allow_anonymous=False)
     assert api_access(host, None, allow_anonymous=True).startswith("NO TOKEN")
     assert "token" in api_access(host, "s3cret", allow_anonymous=False)
+
+
+def test_the_service_itself_refuses_to_start_beyond_loopback_without_a_token(monkeypatch, tmp_path):
+    """However it is started (`bentoml serve` in a container, not `juice serve`): the
+    service's configuration, read at import, refuses; with the token it starts."""
+    from juice.serving.config import ServiceConfig
+
+    monkeypatch.setenv("JUICE_HOME", str(tmp_path))
+    monkeypatch.setenv("JUICE_API_HOST", "0.0.0.0")
+    with pytest.raises(ValueError, match="beyond this machine, without a token"):
+        ServiceConfig.read()
+    monkeypatch.setenv("JUICE_API_TOKEN", "s3cret")
+    assert ServiceConfig.read().token == "s3cret"
