@@ -82,8 +82,13 @@ def main(argv: list[str]) -> int:
     out = Path(argv[1])
     suite = argv[2] if len(argv) > 2 else "bookworm"
     wanted = re.compile(rf"{re.escape(suite)}(-updates|-security|-backports|/updates)?$")
-    lines = sorted({f"deb {uri} {s} {' '.join(c)}" for kind, uri, s, c in entries()
-                    if kind == "deb" and wanted.match(s)})
+    lines = sorted(
+        {
+            f"deb {uri} {s} {' '.join(c)}"
+            for kind, uri, s, c in entries()
+            if kind == "deb" and wanted.match(s)
+        }
+    )
     if not lines:
         print(f"no {suite} entries in {ROOT}", file=sys.stderr)
         return 1
