@@ -96,8 +96,7 @@ class PolJuice:
         self.metrics = service_metrics()
         if PolJuice.bento is None:  # the workspace: follow the registry's champion
             self.champion = Champion(Registry(settings))
-            if self.champion.refresh():
-                self._announce(self.champion.current)
+            self.champion.look(on_change=self._announce)  # not ready until there is one
             self.champion.watch(settings.reload_seconds, on_change=self._announce)
         else:  # a built bento serves the champion packed in it, registry or not
             self.champion = Champion(None, packed_champion())

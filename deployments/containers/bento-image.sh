@@ -11,15 +11,7 @@ export BENTOML_DO_NOT_TRACK=true PATH=$(dirname "$UV"):$PATH   # bentoml build c
 export UV_SYSTEM_CERTS=1                                        # uv here trusts the host's bundle
 FORCE= "$HERE/make-python.sh" >/dev/null
 
-# The pinned closure of bento-requirements.in, every version uv.lock's (rewritten only when
-# it changes; tests/unit/deployments/test_images.py checks the committed one).
-mkdir -p "$BUILD/bento/tmp"
-(cd "$ROOT" && "$UV" export -q --frozen --no-dev --no-hashes --no-emit-project --no-header \
-   --no-annotate -o "$BUILD/bento/lock.txt")
-"$UV" pip compile -q --python-version 3.11 --no-header --no-annotate -c "$BUILD/bento/lock.txt" \
-  -o "$BUILD/bento/requirements.txt" "$HERE/bento-requirements.in"
-cmp -s "$BUILD/bento/requirements.txt" "$HERE/requirements.bento.txt" \
-  || cp "$BUILD/bento/requirements.txt" "$HERE/requirements.bento.txt"
+pin_requirements "$HERE/bento-requirements.in" "$HERE/requirements.bento.txt"
 
 cd "$ROOT"
 BENTO=$("$VENV/bin/juice" bento --json | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["bento"])')

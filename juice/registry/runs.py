@@ -30,10 +30,18 @@ RUN_ARTIFACTS = (CARD_FILE, "plots", "cv_results.csv")  # what a complete traini
 
 
 def git_commit() -> str | None:
-    """The code's commit, for lineage (None outside a git checkout)."""
-    done = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
-    )
+    """The code's commit, for lineage (None outside a git checkout, or without git, as in
+    the project's image)."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return None
     return done.stdout.strip() or None
 
 

@@ -87,16 +87,21 @@ class Champion:
             self._stamp = stamp  # only once looked at in full: a failed load is retried
             return changed
 
+    def look(self, on_change: Any = None) -> None:
+        """One look at the registry: `on_change(model)` after a swap. A registry that does not
+        answer (a hiccup, or not started yet) is logged, never raised: serving goes on."""
+        try:
+            if self.refresh() and on_change is not None:
+                on_change(self.current)
+        except Exception:
+            logging.getLogger(__name__).exception("could not check for a new champion")
+
     def watch(self, every_seconds: float, on_change: Any = None) -> threading.Thread:
-        """Polls the registry in a daemon thread; calls `on_change(model)` after a swap."""
+        """Polls the registry in a daemon thread (`look` every `every_seconds`)."""
 
         def loop() -> None:
             while True:
-                try:
-                    if self.refresh() and on_change is not None:
-                        on_change(self.current)
-                except Exception:  # a registry hiccup must not stop serving; it is logged
-                    logging.getLogger(__name__).exception("could not check for a new champion")
+                self.look(on_change)
                 time.sleep(every_seconds)
 
         thread = threading.Thread(target=loop, name="champion-watch", daemon=True)

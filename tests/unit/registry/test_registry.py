@@ -149,3 +149,12 @@ def test_check_runs_past_the_retention_are_deleted_for_good(workspace, tmp_path)
     with pytest.raises(Exception, match="not found"):
         registry.client.get_run(old)  # not merely marked deleted: gone from the store
     assert runs.prune_checks(registry, 30) == 0
+
+
+def test_the_codes_commit_is_none_without_git(monkeypatch, tmp_path):
+    """The project's image has no git: a training there records no commit, and goes on."""
+    from juice.registry.runs import git_commit
+
+    assert git_commit()  # this checkout, with git
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert git_commit() is None
