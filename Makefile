@@ -51,8 +51,12 @@ bento: install  ## build a bento carrying the current champion (`make images` co
 images: install  ## podman set up, then every image: our bases, the services, the app, the bento's (the current champion)
 	$(SUDO) env PATH="$$PATH" deployments/containers/make-images.sh
 
-test: install system lint  ## lint, then run the whole test suite
-	$(RUN) pytest
+# The container tests first, in one process: their images build and their stack trains,
+# CPU-bound work that would starve the other end-to-end modules' servers on 2 cores. Then
+# everything else on two workers (pytest-xdist: most of it waits for servers).
+test: install system lint  ## lint, then run the whole test suite (the containers' first)
+	$(RUN) pytest -m containers -n 0
+	$(RUN) pytest -m "not containers"
 
 lint: install  ## ruff (rules and formatting), mypy on juice/ and ui/, the import layers
 	$(RUN) ruff check .
@@ -65,7 +69,7 @@ format: install
 	$(RUN) ruff check --fix .
 
 bench: install  ## benchmarks (print figures; several minutes)
-	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	command -v wrk >/dev/null && command -v haproxy >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk haproxy)
 	$(RUN) python benchmarks/etl.py
 	$(RUN) python benchmarks/training.py
 	$(RUN) python benchmarks/serving.py
@@ -74,6 +78,7 @@ bench: install  ## benchmarks (print figures; several minutes)
 	$(RUN) python benchmarks/soak.py
 	$(RUN) python benchmarks/limits.py
 	$(RUN) python benchmarks/first_prediction.py
+	$(RUN) python benchmarks/replicas.py
 
 clean:  ## remove the workspace state (keeps landed exports' DVC remote)
 	rm -rf .juice .prefect data/dataset data/quarantine data/reports data/build-dataset.json

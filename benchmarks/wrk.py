@@ -8,13 +8,22 @@ import subprocess
 from pathlib import Path
 
 
-def wrk(url: str, body: str, seconds: int, connections: int, folder: Path) -> dict[str, float]:
+def wrk(
+    url: str,
+    body: str,
+    seconds: int,
+    connections: int,
+    folder: Path,
+    headers: dict[str, str] | None = None,
+) -> dict[str, float]:
     """Requests per second, p50 and p99 in ms, requests, and failures: non-2xx answers and
-    socket errors (connect, read, write, timeout)."""
+    socket errors (connect, read, write, timeout). `headers` go with every request (the
+    token of a service behind authentication)."""
     script = folder / "post.lua"
+    headers = {"Content-Type": "application/json", **(headers or {})}
     script.write_text(
         f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
+        + "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items())
     )
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s", "--latency",

@@ -43,3 +43,17 @@ def champion_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("champion")
     seed_champion(simulate(3000, seed=21), small_train_params(), Settings(home=home), "test")
     return home
+
+
+@pytest.fixture(scope="session")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's images, built once per session by its own script (make-images.sh), the
+    bento's (containers.BENTO_IMAGE) carrying a champion of its own; returns the workspace
+    of that champion (what `juice predict` compares against)."""
+    from containers import build_images, require_podman
+
+    require_podman()
+    home = tmp_path_factory.mktemp("image-champion")
+    seed_champion(simulate(3000, seed=23), small_train_params(), Settings(home=home), "image")
+    build_images(home)
+    return home

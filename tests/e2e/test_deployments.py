@@ -16,6 +16,7 @@ import httpx
 import pytest
 from commands import start_juice
 from factories import export, write_params
+from prefect_queries import deployment_names
 
 from juice.adapters.processes import bento_server, free_port, http_server
 from juice.registry.store import Registry
@@ -77,23 +78,6 @@ def flow_runs(api: str, deployment: str | None = None) -> list:
             return client.read_flow_runs()
         wanted = DeploymentFilter(name=DeploymentFilterName(any_=[deployment]))
         return client.read_flow_runs(deployment_filter=wanted)
-
-
-def deployment_names(api: str) -> set[str]:
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
-        deadline = time.monotonic() + 60
-        while True:
-            found = client.read_deployments()
-            if len(found) >= 6 or time.monotonic() > deadline:
-                break
-            time.sleep(1)
-        flows = {flow.id: flow.name for flow in client.read_flows()}
-        return {f"{flows[d.flow_id]}/{d.name}" for d in found} | {
-            f"{flows[d.flow_id]}/{d.name}:scheduled" for d in found if d.schedules
-        }
 
 
 def test_the_flows_are_deployed_on_demand_and_on_schedule(stack):

@@ -438,3 +438,20 @@ def test_grafana_loads_the_dashboard_from_where_compose_mounts_it():
     home = Path(grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
     assert home.parent == Path(provider["options"]["path"])
     assert (GRAFANA / "dashboards" / home.name).is_file()
+
+
+def test_kubernetes_runs_the_images_compose_runs():
+    """The images proven under compose (built by make-images.sh) are the cluster's, pushed
+    to a registry: the same names, the project's versions; the probes the same routes."""
+    images = (re.sub(r"\$\{\w+:-(.+)\}", r"\1", service["image"])  # a variable's default
+              for service in compose()["services"].values())  # fmt: skip
+    ours = {image.split(":")[0] for image in images if image.startswith("poljuice")}
+    pushed = {container["image"].split("/")[-1].split(":")[0]
+              for _, document in manifests() for container in containers(document)
+              if container["image"].startswith("registry.example.com/")}  # fmt: skip
+    assert pushed == {"poljuice", "poljuice-app", "poljuice-mlflow"}
+    assert pushed <= ours
+    [api] = [container for _, document in manifests() for container in containers(document)
+             if container["name"] == "api"]  # fmt: skip
+    assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"  # compose's healthcheck
+    assert "/readyz" in compose()["services"]["api"]["healthcheck"]["test"][-1]
