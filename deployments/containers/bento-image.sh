@@ -12,6 +12,7 @@ export UV_SYSTEM_CERTS=1                                        # uv here trusts
 FORCE= "$HERE/make-python.sh" >/dev/null
 
 pin_requirements "$HERE/bento-requirements.in" "$HERE/requirements.bento.txt"
+mkdir -p "$BUILD/bento/tmp"
 
 cd "$ROOT"
 BENTO=$("$VENV/bin/juice" bento --json | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["bento"])')

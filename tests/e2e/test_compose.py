@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -157,6 +158,21 @@ def test_a_drift_check_in_the_flows_container_promotes_and_the_api_follows(stack
     assert report["model_version"] == "2"
     assert "serves v2" in report["smoke_test"]  # asked of the API container by the flows
     eventually(lambda: stack.served_version() == "2", "v2 served on the host's port", 10)
+
+
+def test_a_crashed_container_is_restarted_and_the_api_serves_again(stack):
+    """A crash (the main process SIGKILLed, not `podman kill`, which counts as a stop): the
+    restart policy brings the API and the flows back, and the API serves the champion."""
+    served = stack.served_version()
+    for service in ("api", "flows"):
+        name = f"{stack.project}_{service}_1"
+        pid = int(podman("inspect", "--format", "{{.State.Pid}}", name).stdout)
+        os.kill(pid, signal.SIGKILL)  # the container's own process: this test started it
+    eventually(lambda: stack.served_version() == served, "champion served after a crash", 120)
+    for service in ("api", "flows"):
+        state = json.loads(podman("inspect", f"{stack.project}_{service}_1").stdout)[0]
+        assert state["RestartCount"] >= 1
+        assert state["State"]["Status"] == "running"
 
 
 def test_down_leaves_nothing_behind_and_up_keeps_the_data(stack):
