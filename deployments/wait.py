@@ -1,9 +1,11 @@
 """Waits until addresses answer, then runs a command: readiness for compose.yaml under podman.
 
-Podman 4.3 without systemd runs no healthchecks (compose's `service_healthy` is ignored), and a
-one-shot service named in `depends_on` is run again at each start of a service that names it.
-So each container waits for what it needs itself. Standard library only: it runs in images
-without the project too (mounted read-only, as in compose.yaml's MLflow).
+Podman 4.3 without systemd runs no healthchecks (compose's `service_healthy` is ignored); a
+one-shot named in `depends_on` runs again at each start of a service that names it, and that
+service, once crashed, is not restarted (podman leaves it "stopped"). So each container waits
+for what it needs itself: a port, a URL, or a file another container makes. Standard library
+only: it runs in images without the project too (mounted read-only, as in compose.yaml's
+MLflow and monitoring services).
 
     python -m deployments.wait tcp://postgres:5432 http://mlflow:5000/health -- mlflow server ...
 """
@@ -19,13 +21,20 @@ import urllib.request
 from urllib.parse import urlsplit
 
 DEADLINE_SECONDS = float(os.environ.get("WAIT_SECONDS", "300"))
+SCHEMES = ("tcp", "http", "https", "file")
+USAGE = (
+    "usage: python -m deployments.wait ADDRESS... [-- COMMAND...]; "
+    "ADDRESS: tcp://HOST:PORT, http[s]://URL or file:///PATH"
+)
 
 
 def answers(address: str) -> bool:
-    """True when `address` answers: a TCP connection (tcp://host:port), or an HTTP status
-    below 500 (http[s]://...)."""
+    """True when `address` answers: a TCP connection (tcp://host:port), an HTTP status
+    below 500 (http[s]://...), or a file that is there and not empty (file:///path)."""
     parts = urlsplit(address)
     try:
+        if parts.scheme == "file":
+            return os.path.getsize(parts.path) > 0
         if parts.scheme == "tcp":
             socket.create_connection((parts.hostname, parts.port), timeout=2).close()
             return True
@@ -52,10 +61,8 @@ def main(argv: list[str]) -> None:  # pragma: no cover - the command line of wai
     addresses, command = (
         (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     )
-    if any(urlsplit(address).scheme not in ("tcp", "http", "https") for address in addresses):
-        sys.exit(
-            "usage: python -m deployments.wait tcp://HOST:PORT|http[s]://URL... [-- COMMAND...]"
-        )
+    if any(urlsplit(address).scheme not in SCHEMES for address in addresses):
+        sys.exit(USAGE)
     silent = wait(addresses)
     if silent:
         sys.exit(f"no answer after {DEADLINE_SECONDS:.0f} s from {', '.join(silent)}")

@@ -24,6 +24,15 @@ def test_a_listening_port_answers_and_a_closed_one_does_not():
     assert not answers(f"http://127.0.0.1:{free_port()}/health")
 
 
+def test_a_file_answers_once_it_is_there_and_not_empty(tmp_path):
+    made = tmp_path / "web.yml"
+    assert not answers(f"file://{made}")
+    made.write_text("")
+    assert not answers(f"file://{made}")  # being written
+    made.write_text("basic_auth_users: {}\n")
+    assert answers(f"file://{made}")
+
+
 def test_an_http_server_answers_below_500():
     port = free_port()
     command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
@@ -53,6 +62,23 @@ def test_the_command_runs_only_once_every_address_answers(tmp_path):
                           env={"WAIT_SECONDS": "1", "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert done.returncode == 1
     assert f"no answer after 1 s from {silent}" in done.stderr
+
+
+def test_the_command_line_waits_for_a_file(tmp_path):
+    wanted, made = tmp_path / "web.yml", tmp_path / "made"
+    wanted.write_text("basic_auth_users: {}\n")
+    command = [
+        sys.executable,
+        "-m",
+        "deployments.wait",
+        f"file://{wanted}",
+        "--",
+        "touch",
+        str(made),
+    ]
+    done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert made.exists()
 
 
 def test_a_malformed_address_is_a_usage_error():
