@@ -48,13 +48,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from mirakuru import HTTPExecutor
 
 from benchmarks.haproxy import Backend, Runtime, haproxy_config, haproxy_server
 from benchmarks.wrk import wrk
 from deployments.experiments import create_experiments
 from deployments.wait import wait
-from juice.adapters.processes import free_port, http_server
+from juice.adapters.processes import free_port, tracking_server
 from juice.data.simulator import simulate
 from juice.params import load_params
 from juice.registry.promotion import promote
@@ -64,7 +63,6 @@ from juice.serving.api import EXAMPLE_VISIT
 from juice.settings import Settings
 from juice.workspace import PROJECT_PARAMS
 
-BIN = Path(sys.executable).parent
 IMAGE = "localhost/poljuice:latest"
 # Two tags of the same build, made at the start: the release the replicas start on and the
 # "new" one of the rolling update (a rebuild of IMAGE meanwhile changes neither).
@@ -199,16 +197,6 @@ class Load:
                     counts["ok" if answer.is_success else f"HTTP {answer.status_code}"] += 1
                 except httpx.HTTPError as error:
                     counts[type(error).__name__] += 1
-
-
-def mlflow_server(folder: Path) -> tuple[HTTPExecutor, str]:
-    """`mlflow server` proxying its artifacts (kept in `folder`), as in compose.yaml."""
-    port = free_port()
-    command = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", "1", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
-               "--serve-artifacts", "--artifacts-destination", str(folder / "artifacts")]  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    return http_server(command, f"{url}/health", cwd=folder), url
 
 
 def seed_two_versions(settings: Settings) -> Registry:
@@ -372,7 +360,7 @@ def main() -> None:
         current, next_image = (stack.enter_context(tagged(args.image, tag.format(pid=os.getpid())))
                                for tag in (CURRENT, NEXT))  # fmt: skip
         (folder / "mlflow").mkdir()
-        server, tracking_uri = mlflow_server(folder / "mlflow")
+        server, tracking_uri = tracking_server(folder / "mlflow")
         stack.enter_context(server)
         flows = Settings(home=folder / "flows", mlflow_tracking_uri=tracking_uri)
         registry = seed_two_versions(flows)

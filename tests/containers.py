@@ -24,9 +24,11 @@ BUILD_LOG = PROJECT_ROOT / "build" / "images" / "logs" / "tests-make-images.txt"
 
 
 def podman(
-    *args: str, timeout: float = 120, check: bool = True
+    *args: str, timeout: float = 120, check: bool = True, given: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout)
+    """`podman ARGS` (`given` on its stdin); with `check`, a failure fails the test."""
+    done = subprocess.run(["podman", *args], input=given, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
     if check and done.returncode != 0:
         pytest.fail(f"podman {' '.join(args)}: {done.stderr.strip()[-2000:]}")
     return done
@@ -66,10 +68,10 @@ def require_podman() -> None:
 
 
 @contextmanager
-def container(name: str, image: str, *options: str, command: tuple[str, ...] = ()) -> Iterator[str]:
+def container(name: str, image: str, *options: str) -> Iterator[str]:
     """`podman run -d` of `image` named `name`; removed (stopped first) however the test ends."""
     podman("rm", "-f", "--ignore", name)
-    podman("run", "-d", "--name", name, *options, image, *command)
+    podman("run", "-d", "--name", name, *options, image)
     try:
         yield name
     finally:

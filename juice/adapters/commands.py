@@ -38,6 +38,14 @@ def mlflow_server_command(settings: Settings) -> list[str]:
             "--workers", "1", "--host", LOOPBACK, "--port", str(settings.mlflow_port)]  # fmt: skip
 
 
+def tracking_server_command(folder: Path, port: int) -> list[str]:
+    """An MLflow tracking server on loopback, its store and artifacts in `folder`, the
+    artifacts proxied (`mlflow-artifacts:/`), as compose.yaml and Kubernetes run it."""
+    return [_venv("mlflow"), "server", "--host", LOOPBACK, "--port", str(port), "--workers", "1",
+            "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+            "--serve-artifacts", "--artifacts-destination", str(folder / "artifacts")]  # fmt: skip
+
+
 def serve_command(target: str, host: str, port: int, shutdown_seconds: int) -> list[str]:
     """`bentoml serve` of a service (`module:Class`) or a bento tag; once stopping, it lets
     requests in progress finish for `shutdown_seconds` (a client that left mid-body

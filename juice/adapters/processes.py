@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mirakuru import HTTPExecutor
 
-from juice.adapters.commands import serve_command
+from juice.adapters.commands import serve_command, tracking_server_command
 from juice.adapters.ports import free_port
 from juice.workspace import PROJECT_ROOT, Workspace
 
@@ -55,3 +55,11 @@ def bento_server(
            "BENTOML_DO_NOT_TRACK": "true", **env}  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     return http_server(command, f"{url}/readyz", env, log=log), url
+
+
+def tracking_server(folder: Path) -> tuple[HTTPExecutor, str]:
+    """An MLflow tracking server on a free loopback port, its store and artifacts (proxied)
+    in `folder`; ready when /health answers. Returns the server and its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    return http_server(tracking_server_command(folder, port), f"{url}/health", cwd=folder), url

@@ -97,12 +97,13 @@ class Champion:
             logging.getLogger(__name__).exception("could not check for a new champion")
 
     def watch(self, every_seconds: float, on_change: Any = None) -> threading.Thread:
-        """Polls the registry in a daemon thread (`look` every `every_seconds`)."""
+        """Polls the registry in a daemon thread: `look` every `every_seconds`, the first
+        after that wait (the caller has just looked)."""
 
         def loop() -> None:
             while True:
-                self.look(on_change)
                 time.sleep(every_seconds)
+                self.look(on_change)
 
         thread = threading.Thread(target=loop, name="champion-watch", daemon=True)
         thread.start()

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -45,12 +44,8 @@ class Stack:
 
     def run(self, service: str, command: str, given: str | None = None) -> str:
         """`command` (sh) in the running container of `service`, `given` on its stdin."""
-        done = subprocess.run(
-            ["podman", "exec", "-i", f"{self.project}_{service}_1", "sh", "-c", command],
-            input=given, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr[-3000:]
-        return done.stdout
+        name = f"{self.project}_{service}_1"
+        return podman("exec", "-i", name, "sh", "-c", command, timeout=300, given=given).stdout
 
     def token(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.env['JUICE_API_TOKEN']}"}

@@ -8,7 +8,6 @@ training fails if the registry forgets it.)"""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from factories import small_train_params
 
 from deployments.experiments import create_experiments
-from juice.adapters.processes import free_port, http_server
+from juice.adapters.processes import tracking_server
 from juice.data.simulator import simulate
 from juice.model.matrix import MODEL_COLUMNS, to_matrix
 from juice.registry.reconcile import reconcile
@@ -36,15 +35,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     """`mlflow server` serving its artifacts from a folder (S3 in a cluster); yields its
     URL and that folder."""
     folder = tmp_path_factory.mktemp("mlflow-server")
-    artifacts = folder / "artifacts"
-    port = free_port()
-    command = [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1",
-               "--port", str(port), "--workers", "1",
-               "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
-               "--serve-artifacts", "--artifacts-destination", str(artifacts)]  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    with http_server(command, f"{url}/health", cwd=folder):
-        yield url, artifacts
+    server, url = tracking_server(folder)
+    with server:
+        yield url, folder / "artifacts"
 
 
 @pytest.fixture(scope="module")
