@@ -11,12 +11,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from commands import start_juice
 from factories import export, write_params
 from prefect_queries import deployment_names
+from waiting import in_a_thread
 
 from juice.adapters.processes import bento_server, free_port, http_server
 from juice.registry.store import Registry
@@ -89,15 +91,23 @@ def test_the_flows_are_deployed_on_demand_and_on_schedule(stack):
     assert "ingest/scheduled:scheduled" in names
 
 
-def test_a_run_on_demand_and_a_command_line_run_reach_the_server(stack):
-    env, api = stack
+def drift_check_on_demand(api: str, **options: Any) -> Any:
+    """The on-demand drift check run through the server at `api`, awaited. In a thread of
+    its own: a browser test earlier on this worker leaves an event loop running, and Prefect
+    would then hand back a coroutine (waiting.in_a_thread)."""
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: api}):
-        triggered = run_deployment(
-            "drift-check/on-demand", parameters={"retrain": False}, timeout=180
-        )
+    def run() -> Any:
+        with temporary_settings({PREFECT_API_URL: api}):
+            return run_deployment("drift-check/on-demand", **options)
+
+    return in_a_thread(run)
+
+
+def test_a_run_on_demand_and_a_command_line_run_reach_the_server(stack):
+    env, api = stack
+    triggered = drift_check_on_demand(api, parameters={"retrain": False}, timeout=180)
     assert triggered.state.is_completed(), triggered.state
     before = {run.id for run in flow_runs(api)}
     done = run(env, "drift-check", "--no-retrain")  # no PREFECT_API_URL: found by its port
@@ -108,13 +118,9 @@ def test_a_run_on_demand_and_a_command_line_run_reach_the_server(stack):
 
 def test_a_drifted_export_is_retrained_on_and_the_live_service_switches(stack, tmp_path):
     env, api = stack
-    from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
     drifted = export(tmp_path / "concept.csv", rows=2500, seed=6, scenario="concept")
     run(env, "ingest", str(drifted))
-    with temporary_settings({PREFECT_API_URL: api}):
-        triggered = run_deployment("drift-check/on-demand", timeout=300)
+    triggered = drift_check_on_demand(api, timeout=300)
     assert triggered.state.is_completed(), triggered.state
     # The check (or a scheduled one that took the retraining lock first, which this one
     # then waits for) promoted a challenger, and the live service answers with it.
